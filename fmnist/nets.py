@@ -1,0 +1,158 @@
+"""ModelSpec -> Keras model (MLP, CNN, ResNet50 transfer), and parameter counts without building."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fmnist.config import ConfigError, ModelSpec, RunConfig
+
+RESNET_BASE_PARAMS = 23_587_712  # ResNet50(include_top=False): fixed by the architecture
+
+
+class WeightsError(RuntimeError):
+    pass
+
+
+def count_params(m: ModelSpec) -> int:
+    """Trainable + frozen parameters, computed from the spec (no TensorFlow import).
+
+    Hand-written so a page can check the parameter cap instantly; tests compare it with Keras."""
+    if m.kind in ("majority", "forest"):
+        return 0
+    if m.kind == "resnet":
+        return RESNET_BASE_PARAMS + _dense_params(2048, m.dense, m.batch_norm)
+    side, channels, total = 28, 1, 0
+    for block in m.conv:
+        total += block.kernel * block.kernel * channels * block.filters + block.filters
+        total += 4 * block.filters if block.batch_norm else 0
+        side = side - block.kernel + 1
+        side = side // block.pool if block.pool > 1 else side
+        channels = block.filters
+    return total + _dense_params(side * side * channels, m.dense, m.batch_norm)
+
+
+def _dense_params(fan_in: int, dense: tuple[int, ...], batch_norm: bool) -> int:
+    total = 0
+    for units in dense:
+        total += fan_in * units + units + (4 * units if batch_norm else 0)
+        fan_in = units
+    return total + fan_in * 10 + 10
+
+
+def check_size(config: RunConfig, max_params: int) -> None:
+    n = count_params(config.model)
+    if n > max_params:
+        raise ConfigError({"model": f"{n:,} parameters is over this lab's cap of {max_params:,}; use fewer or narrower layers"})
+
+
+def build(config: RunConfig):
+    """A compiled-ready (not compiled) Keras model: uint8 28x28 in, 10 softmax probabilities out."""
+    import keras
+    from keras import layers
+
+    m = config.model
+    inputs = keras.Input(shape=(28, 28), dtype="uint8", name="image")
+    x = layers.Rescaling(1 / 255)(inputs)
+    if m.kind == "resnet":
+        x = _resnet_trunk(x, m)
+    else:
+        if m.kind == "cnn":
+            x = layers.Reshape((28, 28, 1))(x)
+            if config.augment:
+                x = _augmentation(x, config.seed)
+            x = _conv_stack(x, m)
+        x = layers.Flatten()(x)
+        if m.flatten_dropout:
+            x = layers.Dropout(m.flatten_dropout)(x)
+    x = _dense_stack(x, m)
+    outputs = layers.Dense(10, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name=config.preset or "custom")
+
+
+def _augmentation(x, seed: int):
+    """Garment-friendly: small shifts, left-right flips, random erasing (train time only)."""
+    from keras import layers
+    x = layers.RandomFlip("horizontal", seed=seed)(x)
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)(x)
+    return layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), seed=seed)(x) if hasattr(layers, "RandomErasing") else x
+
+
+def _conv_stack(x, m: ModelSpec):
+    from keras import layers
+    for block in m.conv:
+        x = layers.Conv2D(block.filters, block.kernel, use_bias=True,
+                          activation=None if block.batch_norm else m.activation)(x)
+        if block.batch_norm:
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation(m.activation)(x)
+        if block.pool > 1:
+            x = layers.MaxPooling2D(block.pool)(x)
+    return x
+
+
+def _dense_stack(x, m: ModelSpec):
+    from keras import layers
+    for i, units in enumerate(m.dense):
+        x = layers.Dense(units, activation=None if m.batch_norm else m.activation)(x)
+        if m.batch_norm:
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation(m.activation)(x)
+        rate = m.dropout[i] if m.dropout else 0.0
+        if rate:
+            x = layers.Dropout(rate)(x)
+    return x
+
+
+def _resnet_trunk(x, m: ModelSpec):
+    """Gray -> 3 channels, resize, ResNet50 base (frozen except its top `fine_tune` layers), global pooling.
+
+    The notebook fed [0, 1] pixels straight into the base; so do we, to reproduce it."""
+    import keras
+    from keras import layers
+    x = layers.Reshape((28, 28, 1))(x)
+    x = layers.Resizing(m.input_size, m.input_size)(x)
+    x = layers.Concatenate()([x, x, x])
+    base = keras.applications.ResNet50(include_top=False, weights=None,
+                                       input_shape=(m.input_size, m.input_size, 3))
+    _load_resnet_weights(base, m.weights)
+    base.trainable = m.fine_tune > 0
+    if m.fine_tune:
+        for layer in base.layers[:-m.fine_tune]:
+            layer.trainable = False
+    for layer in base.layers:  # frozen batch-norm statistics keep fine-tuning stable
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    x = base(x, training=False)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def _load_resnet_weights(base, weights: str | None) -> None:
+    if weights is None:
+        return
+    if weights == "imagenet":
+        path = _imagenet_weights_file()
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"ResNet50 weights file {path} does not exist. Give the path of "
+                               "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, or use weights 'imagenet' online.")
+    try:
+        base.load_weights(str(path))
+    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a bad file
+        raise WeightsError(f"ResNet50 weights in {path} could not be loaded ({exc}). Use the Keras "
+                           "'notop' ImageNet file (resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5).") from exc
+
+
+IMAGENET_NOTOP = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/" + IMAGENET_NOTOP
+
+
+def _imagenet_weights_file() -> Path:
+    """The ImageNet 'notop' file from the Keras cache, downloading it there if needed."""
+    from keras.utils import get_file
+    try:
+        return Path(get_file(IMAGENET_NOTOP, IMAGENET_URL, cache_subdir="models",
+                             file_hash="4d473c1dd8becc155b73f8504c6f6626"))
+    except Exception as exc:  # noqa: BLE001 - no network shows up as many exception types
+        raise WeightsError("ImageNet weights for ResNet50 are not in the Keras cache (~/.keras/models) and could "
+                           f"not be downloaded ({exc.__class__.__name__}). Copy {IMAGENET_NOTOP} there, or give "
+                           "its path as the weights, or choose weights 'none' to train from scratch.") from exc

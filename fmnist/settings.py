@@ -1,0 +1,67 @@
+"""Where the workspace lives and the lab's limits, read once from the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give one.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    data_dir: Path | None
+    # One slot: TensorFlow already uses every core for one fit, so two fits on a
+    # 2-core machine each run at about half speed and finish no sooner.
+    slots: int = 1
+    queue_cap: int = 20
+    active_per_user: int = 5
+    # A worker beats at least every 10 s; six missed beats means it is hung.
+    heartbeat_timeout: int = 60
+    run_time_limit: int = 4 * 3600
+    # Fits every preset (ResNet50 at 96 px is 24.1 M) and keeps a shared server usable.
+    max_params: int = 30_000_000
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "runs.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.models_dir, self.cache_dir, self.logs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load() -> Settings:
+    home = Path(os.environ.get("FMNIST_HOME") or REPO_ROOT / ".fmnist").expanduser()
+    data = os.environ.get("FMNIST_DATA_DIR")
+    return Settings(
+        home=home.resolve(),
+        data_dir=Path(data).expanduser() if data else None,
+        slots=max(1, _int("FMNIST_SLOTS", 1)),
+        queue_cap=max(1, _int("FMNIST_QUEUE_CAP", 20)),
+        active_per_user=max(1, _int("FMNIST_ACTIVE_PER_USER", 5)),
+        heartbeat_timeout=max(5, _int("FMNIST_HEARTBEAT_TIMEOUT", 60)),
+        run_time_limit=max(1, _int("FMNIST_RUN_TIME_LIMIT", 4 * 3600)),
+        max_params=max(1000, _int("FMNIST_MAX_PARAMS", 30_000_000)),
+    )
