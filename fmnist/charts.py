@@ -1,0 +1,545 @@
+"""Plotly figure builders for the Fashion-MNIST Lab dashboard.
+
+Every function takes plain data (numpy arrays, pandas DataFrames, lists,
+dicts) and returns a ``plotly.graph_objects.Figure``.  Nothing here imports
+Streamlit and nothing runs at import time, so the builders can be used from
+pages, notebooks and tests alike.
+
+Figures are styled for a projector: ~16px base font, a clear title, gray
+colormap with a fixed 0..255 range for images (no re-normalisation), no axis
+ticks on image cells.  Empty inputs give a figure with an explanatory
+annotation instead of raising.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "BASE_FONT_SIZE",
+    "TITLE_FONT_SIZE",
+    "image_grid",
+    "class_balance",
+    "mean_images",
+    "embedding",
+    "training_curves",
+    "overlay_curves",
+    "scatter_runs",
+    "confusion_matrix",
+    "probabilities",
+    "saliency_overlay",
+]
+
+BASE_FONT_SIZE = 16
+TITLE_FONT_SIZE = 22
+SUBTITLE_FONT_SIZE = 15
+TEMPLATE = "plotly_white"
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#ff7f0e"
+HIGHLIGHT_COLOR = "#d62728"
+MUTED_COLOR = "#9aa5b1"
+CELL_PX = 150  # height of one image cell in image grids
+
+_FACET_RE = re.compile(r"=(\d+)$")
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def _style(fig: go.Figure, title: str, **layout) -> go.Figure:
+    """Apply the common projector-friendly look."""
+    base = dict(
+        template=TEMPLATE,
+        title=dict(text=title, font=dict(size=TITLE_FONT_SIZE), x=0.02, xanchor="left"),
+        font=dict(size=BASE_FONT_SIZE),
+        hoverlabel=dict(font_size=BASE_FONT_SIZE),
+        margin=dict(l=60, r=30, t=80, b=60),
+    )
+    base.update(layout)
+    fig.update_layout(**base)
+    fig.update_layout(legend_font_size=BASE_FONT_SIZE)
+    return fig
+
+
+def _empty(title: str, message: str, height: int = 300) -> go.Figure:
+    """An empty figure with a centred explanatory annotation."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font=dict(size=BASE_FONT_SIZE + 2, color="gray"),
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _style(fig, title, height=height)
+
+
+def _pretty(name: str) -> str:
+    """'val_accuracy' -> 'Validation accuracy', 'val_acc' -> 'Validation accuracy'."""
+    words = str(name).split("_")
+    if words and words[0] == "val":
+        words[0] = "validation"
+    words = ["accuracy" if w == "acc" else w for w in words]
+    text = " ".join(w for w in words if w)
+    return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------
+# images
+# --------------------------------------------------------------------------
+def image_grid(
+    images: np.ndarray,
+    titles: list[str],
+    cols: int = 5,
+    title: str = "Sample images",
+) -> go.Figure:
+    """Grid of 28x28 gray images, one subplot per image titled ``titles[i]``.
+
+    Uses ``px.imshow`` with ``facet_col``.  Pixel values are shown on a fixed
+    0..255 gray scale (``zmin=0, zmax=255``), without smoothing, with square
+    cells and no ticks; the height grows with the number of rows.
+    """
+    images = np.asarray(images)
+    n = 0 if images.size == 0 else int(images.shape[0])
+    if n == 0:
+        return _empty(title, "No images to show")
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, h, w), got {images.shape}")
+    titles = [str(t) for t in titles]
+    if len(titles) < n:
+        titles = titles + [""] * (n - len(titles))
+
+    cols = max(1, min(int(cols), n))
+    rows = math.ceil(n / cols)
+    # subplot spacing must satisfy spacing <= 1 / (rows - 1)
+    row_spacing = min(0.25 / rows + 0.02, 1.0 / max(rows - 1, 1) * 0.9) if rows > 1 else 0.0
+    col_spacing = min(0.02, 1.0 / max(cols - 1, 1) * 0.9) if cols > 1 else 0.0
+
+    fig = px.imshow(
+        images,
+        facet_col=0,
+        facet_col_wrap=cols,
+        facet_row_spacing=row_spacing,
+        facet_col_spacing=col_spacing,
+        color_continuous_scale="gray",
+        zmin=0,
+        zmax=255,
+        binary_string=False,
+        aspect="equal",
+    )
+    # facet annotations come in arbitrary order: map them back by index
+    for ann in fig.layout.annotations:
+        m = _FACET_RE.search(ann.text or "")
+        if m:
+            ann.text = titles[int(m.group(1))]
+            ann.font = dict(size=SUBTITLE_FONT_SIZE)
+    # traces are in facet order
+    for i, trace in enumerate(fig.data):
+        trace.update(
+            name=titles[i],
+            zsmooth=False,
+            hovertemplate=f"#{i} {titles[i]}<br>row %{{y}}, col %{{x}}<br>value %{{z}}<extra></extra>",
+        )
+        # square cells: lock each y axis to its x axis
+        yname = "yaxis" + trace.yaxis[1:]
+        fig.layout[yname].scaleanchor = trace.xaxis
+        fig.layout[yname].constrain = "domain"
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, title_text="")
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, title_text="")
+    fig.update_layout(coloraxis_showscale=False)
+    height = 100 + rows * CELL_PX
+    width = 40 + cols * CELL_PX
+    return _style(fig, title, height=height, width=max(width, 300),
+                  margin=dict(l=20, r=20, t=90, b=20))
+
+
+def mean_images(
+    means: np.ndarray, class_names: list[str], title: str = "Mean image per class"
+) -> go.Figure:
+    """2 x 5 grid of per-class mean images (float 0..255), titled by class."""
+    means = np.asarray(means, dtype=float)
+    return image_grid(means, list(class_names), cols=5, title=title)
+
+
+def saliency_overlay(
+    image: np.ndarray, saliency: np.ndarray, title: str = "Saliency"
+) -> go.Figure:
+    """Gray 28x28 image with a semi-transparent saliency heat layer on top.
+
+    ``saliency`` (>= 0, any scale) is rescaled to 0..1; low values are fully
+    transparent so the garment stays visible underneath.
+    """
+    image = np.asarray(image)
+    sal = np.asarray(saliency, dtype=float)
+    if image.size == 0 or sal.size == 0:
+        return _empty(title, "No image selected")
+    sal = np.nan_to_num(np.clip(sal, 0, None))
+    peak = float(sal.max())
+    sal_norm = sal / peak if peak > 0 else np.zeros_like(sal)
+
+    heat_scale = [
+        [0.0, "rgba(255,255,0,0)"],
+        [0.2, "rgba(255,220,0,0.15)"],
+        [0.6, "rgba(255,120,0,0.55)"],
+        [1.0, "rgba(220,0,0,0.85)"],
+    ]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=image,
+            colorscale="gray",
+            zmin=0,
+            zmax=255,
+            zsmooth=False,
+            showscale=False,
+            name="image",
+            hovertemplate="row %{y}, col %{x}<br>pixel %{z}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=sal_norm,
+            colorscale=heat_scale,
+            zmin=0,
+            zmax=1,
+            zsmooth=False,
+            showscale=True,
+            colorbar=dict(title="saliency", thickness=15),
+            name="saliency",
+            customdata=sal,
+            hovertemplate="row %{y}, col %{x}<br>saliency %{customdata:.3g}"
+                          " (%{z:.0%} of max)<extra></extra>",
+        )
+    )
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False,
+                     constrain="domain")
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False,
+                     autorange="reversed", scaleanchor="x", constrain="domain")
+    return _style(fig, title, height=450)
+
+
+# --------------------------------------------------------------------------
+# data overview
+# --------------------------------------------------------------------------
+def class_balance(
+    counts: dict[str, list[int]],
+    class_names: list[str],
+    title: str = "Images per class",
+) -> go.Figure:
+    """Grouped bar chart: x = class names, one bar group per split."""
+    class_names = [str(c) for c in class_names]
+    if not counts:
+        return _empty(title, "No counts to show")
+    fig = go.Figure()
+    for split, values in counts.items():
+        values = [int(v) for v in values]
+        fig.add_trace(
+            go.Bar(
+                x=class_names,
+                y=values,
+                name=str(split),
+                hovertemplate=f"{split}<br>%{{x}}: %{{y}} images<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group", legend_title_text="Split")
+    fig.update_xaxes(title_text="Class", categoryorder="array", categoryarray=class_names)
+    fig.update_yaxes(title_text="Images")
+    return _style(fig, title, height=450)
+
+
+def embedding(
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    title: str,
+    hover_images: list[str] | None = None,
+) -> go.Figure:
+    """2-D scatter of an embedding with one trace per class.
+
+    ``customdata`` of each point is ``[index]`` (or ``[index, data_uri]`` when
+    ``hover_images`` is given), so a click handler can look the image up.
+    Plotly cannot render images inside hover labels, so the hover text shows
+    the sample index and class only.
+    """
+    points = np.asarray(points, dtype=float).reshape(-1, 2) if np.size(points) else np.empty((0, 2))
+    labels = np.asarray(labels).astype(int).reshape(-1)
+    class_names = [str(c) for c in class_names]
+    if len(points) == 0:
+        return _empty(title, "No points to show")
+    if len(labels) != len(points):
+        raise ValueError("points and labels must have the same length")
+    if hover_images is not None and len(hover_images) != len(points):
+        raise ValueError("hover_images must have one entry per point")
+
+    index = np.arange(len(points))
+    big = len(points) > 5000
+    scatter_cls = go.Scattergl if big else go.Scatter
+    colors = px.colors.qualitative.Plotly + px.colors.qualitative.D3
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        mask = labels == c
+        if hover_images is None:
+            custom = index[mask].reshape(-1, 1)
+        else:
+            custom = np.column_stack(
+                [index[mask].astype(object), np.asarray(hover_images, dtype=object)[mask]]
+            )
+        fig.add_trace(
+            scatter_cls(
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                marker=dict(size=5 if big else 7, color=colors[c % len(colors)], opacity=0.8),
+                customdata=custom,
+                hovertemplate=f"#%{{customdata[0]}} · {name}<extra></extra>",
+            )
+        )
+    # labels outside 0..len(class_names)-1 still get shown
+    other = ~np.isin(labels, np.arange(len(class_names)))
+    if other.any():
+        fig.add_trace(
+            scatter_cls(
+                x=points[other, 0], y=points[other, 1], mode="markers", name="other",
+                marker=dict(size=5, color="black"), customdata=index[other].reshape(-1, 1),
+                hovertemplate="#%{customdata[0]} · other<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="dim 1", showticklabels=False, zeroline=False)
+    fig.update_yaxes(title_text="dim 2", showticklabels=False, zeroline=False)
+    fig.update_layout(legend_title_text="Class (click to toggle)", legend_itemsizing="constant")
+    return _style(fig, title, height=600)
+
+
+# --------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------
+def _add_epoch_marker(fig: go.Figure, x: int, text: str, color: str, ypos: float) -> None:
+    for col in (1, 2):
+        fig.add_vline(x=x, line_dash="dash", line_color=color, line_width=2, row=1, col=col)
+    # one label per subplot, at the top of each plot area
+    for xref in ("x", "x2"):
+        fig.add_annotation(
+            x=x, y=ypos, xref=xref, yref="paper", text=text, showarrow=False,
+            xanchor="left", yanchor="bottom", font=dict(color=color, size=BASE_FONT_SIZE - 2),
+            bgcolor="rgba(255,255,255,0.7)",
+        )
+
+
+def training_curves(
+    epochs: pd.DataFrame,
+    best_epoch: int | None = None,
+    stopped_epoch: int | None = None,
+    title: str = "",
+) -> go.Figure:
+    """Side-by-side "Accuracy" and "Loss" subplots, train vs validation.
+
+    Traces (in order): train accuracy, validation accuracy, train loss,
+    validation loss.  Dashed vertical lines + labels mark ``best_epoch``
+    ("best epoch k") and ``stopped_epoch`` ("early stop").  With 0 rows the
+    axes are empty with a "waiting for the first epoch" annotation.
+    """
+    title = title or "Training curves"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"),
+                        horizontal_spacing=0.1)
+    df = epochs if epochs is not None else pd.DataFrame()
+    cols = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    df = df.reindex(columns=cols) if len(df.columns) else pd.DataFrame(columns=cols)
+    x = pd.to_numeric(df["epoch"], errors="coerce").to_numpy()
+
+    spec = [
+        ("accuracy", "train", TRAIN_COLOR, 1, True),
+        ("val_accuracy", "validation", VAL_COLOR, 1, True),
+        ("loss", "train", TRAIN_COLOR, 2, False),
+        ("val_loss", "validation", VAL_COLOR, 2, False),
+    ]
+    for column, label, color, col, legend in spec:
+        y = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=y, mode="lines+markers", name=label, legendgroup=label,
+                showlegend=legend, line=dict(color=color, width=3,
+                                              dash="solid" if label == "train" else "dot"),
+                marker=dict(size=8),
+                hovertemplate=f"{label} {column.replace('val_', '')}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+
+    fig.update_xaxes(title_text="Epoch", rangemode="tozero" if len(df) == 0 else "normal")
+    fig.update_yaxes(title_text="Accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="Loss", row=1, col=2)
+    if len(df) == 0:
+        fig.update_xaxes(range=[0, 10])
+        fig.update_yaxes(range=[0, 1], row=1, col=1)
+        fig.update_yaxes(range=[0, 1], row=1, col=2)
+        fig.add_annotation(
+            text="Waiting for the first epoch…", xref="paper", yref="paper", x=0.5, y=0.5,
+            showarrow=False, font=dict(size=BASE_FONT_SIZE + 4, color="gray"),
+        )
+    else:
+        fig.update_xaxes(dtick=1 if len(df) <= 20 else None)
+        if best_epoch is not None:
+            _add_epoch_marker(fig, int(best_epoch), f"best epoch {int(best_epoch)}", "#2ca02c", 0.92)
+        if stopped_epoch is not None:
+            _add_epoch_marker(fig, int(stopped_epoch), "early stop", HIGHLIGHT_COLOR, 0.02)
+
+    for ann in fig.layout.annotations:
+        if ann.text in ("Accuracy", "Loss"):
+            ann.font = dict(size=BASE_FONT_SIZE + 2)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.08, x=1, xanchor="right"),
+                      hovermode="x unified")
+    return _style(fig, title, height=450, margin=dict(l=60, r=30, t=110, b=60))
+
+
+def overlay_curves(
+    curves: dict[str, pd.DataFrame],
+    metric: str = "val_accuracy",
+    title: str | None = None,
+) -> go.Figure:
+    """One line per run label: x = epoch, y = ``metric``."""
+    title = title or f"{_pretty(metric)} by run"
+    if not curves:
+        return _empty(title, "No runs to compare yet")
+    fig = go.Figure()
+    for label, df in curves.items():
+        if df is None or metric not in df.columns or "epoch" not in df.columns:
+            x, y = [], []
+        else:
+            x = df["epoch"].to_numpy()
+            y = pd.to_numeric(df[metric], errors="coerce").to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=y, mode="lines+markers", name=str(label), line=dict(width=3),
+                marker=dict(size=7),
+                hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="Epoch")
+    fig.update_yaxes(title_text=_pretty(metric))
+    fig.update_layout(legend_title_text="Run")
+    return _style(fig, title, height=450)
+
+
+def scatter_runs(
+    df: pd.DataFrame,
+    x: str = "params",
+    y: str = "val_acc",
+    label: str = "name",
+    title: str | None = None,
+) -> go.Figure:
+    """One point per run; x on a log scale when ``x == "params"``; hover shows label."""
+    title = title or f"{_pretty(y)} vs {_pretty(x)}"
+    if df is None or len(df) == 0:
+        return _empty(title, "No runs yet")
+    hover = label if label in df.columns else None
+    fig = px.scatter(
+        df, x=x, y=y, hover_name=hover, text=hover, log_x=(x == "params"),
+        labels={x: _pretty(x), y: _pretty(y)},
+    )
+    fig.update_traces(marker=dict(size=14, line=dict(width=1, color="white")),
+                      textposition="top center", textfont=dict(size=BASE_FONT_SIZE - 2))
+    return _style(fig, title, height=500)
+
+
+# --------------------------------------------------------------------------
+# evaluation
+# --------------------------------------------------------------------------
+def confusion_matrix(
+    cm: np.ndarray,
+    class_names: list[str],
+    normalize: bool = False,
+    title: str | None = None,
+) -> go.Figure:
+    """Confusion-matrix heatmap: x = predicted, y = true (row 0 at the top).
+
+    Cell text shows the counts, or row-normalised percentages when
+    ``normalize`` is true (rows with no samples show 0%).  ``customdata`` of a
+    cell is ``[true_index, pred_index, count]`` so a click gives (true, pred).
+    """
+    cm = np.asarray(cm)
+    class_names = [str(c) for c in class_names]
+    title = title or ("Confusion matrix (row %)" if normalize else "Confusion matrix")
+    if cm.size == 0:
+        return _empty(title, "No predictions yet")
+    n_true, n_pred = cm.shape
+    counts = cm.astype(np.int64) if np.issubdtype(cm.dtype, np.integer) else cm
+    if normalize:
+        row_sums = cm.sum(axis=1, keepdims=True).astype(float)
+        z = np.divide(cm * 100.0, row_sums, out=np.zeros(cm.shape, float), where=row_sums > 0)
+        text = [[f"{v:.1f}" for v in row] for row in z]
+        color_label = "% of row"
+    else:
+        z = counts
+        text = [[f"{v:g}" if isinstance(v, float) else str(v) for v in row] for row in counts.tolist()]
+        color_label = "count"
+    fig = px.imshow(
+        z,
+        x=class_names[:n_pred],
+        y=class_names[:n_true],
+        color_continuous_scale="Blues",
+        labels=dict(x="Predicted", y="True", color=color_label),
+        aspect="auto",
+    )
+    ti, pj = np.meshgrid(np.arange(n_true), np.arange(n_pred), indexing="ij")
+    custom = np.dstack([ti, pj, counts]).astype(float if not np.issubdtype(cm.dtype, np.integer) else np.int64)
+    pct = "<br>%{z:.1f}% of true class" if normalize else ""
+    fig.update_traces(
+        text=text,
+        texttemplate="%{text}",
+        textfont=dict(size=BASE_FONT_SIZE - 2),
+        customdata=custom,
+        hovertemplate="true: %{y}<br>predicted: %{x}<br>count: %{customdata[2]}" + pct + "<extra></extra>",
+    )
+    fig.update_xaxes(title_text="Predicted", side="bottom", tickangle=-35)
+    fig.update_yaxes(title_text="True", autorange="reversed")
+    return _style(fig, title, height=650)
+
+
+def probabilities(
+    probs: np.ndarray,
+    class_names: list[str],
+    title: str = "Predicted probabilities",
+) -> go.Figure:
+    """Horizontal bars of class probabilities (%), sorted descending.
+
+    The top class is drawn in a highlight colour and appears at the top.
+    """
+    probs = np.asarray(probs, dtype=float).reshape(-1)
+    class_names = [str(c) for c in class_names]
+    if probs.size == 0:
+        return _empty(title, "No prediction yet")
+    order = np.argsort(-probs, kind="stable")
+    pct = probs[order] * 100.0
+    names = [class_names[i] if i < len(class_names) else str(i) for i in order]
+    colors = [HIGHLIGHT_COLOR] + [MUTED_COLOR] * (len(order) - 1)
+    fig = go.Figure(
+        go.Bar(
+            x=pct,
+            y=names,
+            orientation="h",
+            marker_color=colors,
+            text=[f"{v:.1f}%" for v in pct],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Probability (%)", range=[0, 115], ticksuffix="%",
+                     tickvals=[0, 25, 50, 75, 100])
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
+    return _style(fig, title, height=80 + 38 * len(order), showlegend=False,
+                  margin=dict(l=110, r=30, t=70, b=50))
