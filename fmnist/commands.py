@@ -1,0 +1,107 @@
+"""What each CLI command does; printing only, the work is in the lab's modules."""
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from fmnist import jobs, presets, runner, summary
+from fmnist.config import ConfigError
+from fmnist.data import DatasetError
+from fmnist.settings import Settings, load
+from fmnist.store import QueueFull, Store, StoreError
+
+USER_ERRORS = (ConfigError, DatasetError, StoreError, QueueFull, KeyError)
+
+
+def _open() -> tuple[Store, Settings]:
+    settings = load()
+    settings.ensure_dirs()
+    store = Store(settings.db_path)
+    jobs.reap(store, settings)  # runs orphaned by a restart end as failed before anything is shown
+    return store, settings
+
+
+def list_presets(args) -> int:
+    from fmnist import nets
+    rows = [{"preset": p.key, "model": p.title, "kind": p.config.model.kind,
+             "params": nets.count_params(p.config.model) or "-",
+             "notebook val": p.notebook.val if p.notebook else "-"} for p in presets.all_presets().values()]
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def train(args) -> int:
+    from fmnist import cli, nets
+    store, settings = _open()
+    config = cli.config_from_args(args).validate()
+    nets.check_size(config, settings.max_params)
+    if args.background:
+        run_id = jobs.submit(config, store, settings)
+        print(f"run {run_id} queued; follow it with `python -m fmnist runs`, stop it with `python -m fmnist stop {run_id}`")
+        return 0
+    run_id = store.create_run(config)
+    print(f"run {run_id}: {config.name} ...", flush=True)
+    status = runner.execute(store, settings, run_id)
+    _print_run(store.get(run_id))
+    return 0 if status == "finished" else 1
+
+
+def _print_run(run) -> None:
+    line = f"run {run.id} {run.status}"
+    if run.val_acc is not None:
+        line += f": train {run.train_acc:.4f}, val {run.val_acc:.4f}"
+    if run.test_acc is not None:
+        line += f", test {run.test_acc:.4f}"
+    if run.epochs:
+        line += f", {run.epochs} epochs, {run.seconds or 0:.0f} s"
+    print(line + (f" ({run.error})" if run.error else ""))
+
+
+def runs(args) -> int:
+    store, settings = _open()
+    jobs.refresh(store, settings)
+    frame = summary.summary_frame(store, limit=args.limit if not args.csv else 1_000_000)
+    if args.csv:
+        with open(args.csv, "wb") as fh:
+            fh.write(summary.to_csv(frame))
+        print(f"{len(frame)} runs written to {args.csv}")
+        return 0
+    cols = ["Run", "Model", "Status", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs", "Seconds", "Error"]
+    print(frame[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(frame) else "no runs yet")
+    return 0
+
+
+def stop(args) -> int:
+    store, settings = _open()
+    status = jobs.stop(args.run_id, store, settings)
+    print(f"run {args.run_id}: {status}" + (" (stop requested; it ends within seconds)" if status == "running" else ""))
+    return 0
+
+
+def reproduce(args) -> int:
+    store, settings = _open()
+    keys = args.presets or list(presets.NOTEBOOK_KEYS)
+    failed = 0
+    for key in keys:
+        overrides = {"subset": args.subset} if args.subset else {}
+        config = presets.config_for(key, **overrides)
+        if args.limit:
+            config = config.with_(epochs=min(config.epochs, args.limit))
+        run_id = store.create_run(config)
+        print(f"run {run_id}: {config.name} ...", flush=True)
+        failed += runner.execute(store, settings, run_id) != "finished"
+        _print_run(store.get(run_id))
+    table = summary.beside_notebook(summary.summary_frame(store, limit=10_000))
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    return 1 if failed else 0
+
+
+def worker(args) -> int:
+    from fmnist import worker as worker_mod
+    return worker_mod.main(args.run_id)
+
+
+COMMANDS = {"presets": list_presets, "train": train, "runs": runs, "stop": stop,
+            "reproduce": reproduce, "worker": worker}

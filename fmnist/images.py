@@ -1,0 +1,285 @@
+"""Turn a user's picture into a 28x28 image in the Fashion-MNIST convention.
+
+Fashion-MNIST items are filled, light-on-dark silhouettes (background 0),
+trimmed to the item, longest edge scaled to 28 px, short edge padded, and
+centred on the bounding box (not the centre of mass, unlike MNIST).
+
+User bytes go to nothing but Pillow, restricted to ALLOWED_FORMATS, with the
+pixel count checked before any decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+MAX_PIXELS = 40_000_000  # refuse bigger images before decoding
+MAX_BYTES = 5 * 1024 * 1024
+
+SIZE = 28
+WORK_SIZE = 1024  # bigger pictures are box-reduced first; the result is 28 px anyway
+INK_LEVEL = 32  # light-on-dark gray level that counts as "something drawn"
+BLANK_SHARE = 0.002  # fewer ink pixels than this share of the picture: blank
+FILL_LEVEL = 0.25  # outline mask for hole filling: pixels above this share of the max
+MIN_HOLE_SHARE = 0.02  # smaller enclosed holes are texture and stay dark
+TRIM_LEVEL = 0.02  # trimming keeps pixels above this share of the max
+_HIGH_DEPTH = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_FORMATS_TEXT = "PNG, JPEG, GIF, BMP, WebP"
+
+
+class ImageError(ValueError):
+    """A picture that cannot be used; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Every intermediate of preprocessing, so a page can show (and classify) each."""
+
+    gray: np.ndarray  # HxW uint8, grayscale with transparency composited
+    light_on_dark: np.ndarray  # HxW uint8, light background inverted, background 0
+    filled: np.ndarray  # HxW uint8, closed outlines filled with the ink level
+    cropped: np.ndarray  # hxw uint8, trimmed to the item's bounding box
+    final: np.ndarray  # 28x28 uint8, what the model sees
+    blank: bool  # nothing (or almost nothing) drawn: ask the user to draw first
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Decode user bytes safely: size limits first, then Pillow with allowed formats only."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageError("No file data was received. Upload a picture file.")
+    if len(data) == 0:
+        raise ImageError(f"The file is empty. Upload a picture file ({_FORMATS_TEXT}).")
+    if len(data) > MAX_BYTES:
+        raise ImageError(
+            f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
+            "Upload a smaller or more compressed picture."
+        )
+    img = _open_header(bytes(data))
+    _check_pixels(img.width, img.height)
+    img.draft(None, (WORK_SIZE, WORK_SIZE))  # JPEG only: decode at a reduced scale
+    try:
+        img.load()  # loads the first frame of animated GIF/WebP
+    except MemoryError:
+        raise ImageError("This image is too large to decode. Upload a smaller picture.") from None
+    except Exception as exc:  # Pillow decoders raise many types for malformed data
+        raise ImageError(
+            "This image file is damaged or incomplete (the picture data ends early or is "
+            "corrupt). Upload the file again, or re-save it from an image editor."
+        ) from exc
+    try:
+        return ImageOps.exif_transpose(img)  # also drops the other frames
+    except Exception:  # broken EXIF: the pixels are still fine, just not rotated
+        return img.copy()
+
+
+def _open_header(data: bytes) -> Image.Image:
+    """Image.open reads only the header; bombs are refused here, before any pixel data."""
+    try:
+        # Not thread-safe globally, but only turns this warning into an error briefly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(_too_many_pixels_message()) from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"This file is not an image Pillow can read ({_FORMATS_TEXT}). Upload a picture file."
+        ) from None
+    except Exception as exc:  # a recognised format with a broken header
+        raise ImageError(
+            "This image file is damaged (its header cannot be read). "
+            "Upload the file again, or re-save it from an image editor."
+        ) from exc
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(_too_many_pixels_message(width, height))
+    if width < 1 or height < 1:
+        raise ImageError("This image has no pixels. Upload a picture file.")
+
+
+def _too_many_pixels_message(width: int | None = None, height: int | None = None) -> str:
+    size = f" ({width}x{height} = {width * height / 1e6:.0f} megapixels)" if width else ""
+    return (
+        f"This image is too large{size}; the limit is {MAX_PIXELS / 1e6:.0f} megapixels. "
+        "Resize it to a smaller picture and upload it again."
+    )
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def from_upload(data: bytes) -> Steps:
+    return preprocess(open_image(data))
+
+
+def from_canvas(rgba: np.ndarray) -> Steps:
+    """HxWx4 (or HxWx3, HxW) uint8 or float (0..1 or 0..255) array from a drawing canvas."""
+    arr = np.asarray(rgba) if rgba is not None else np.empty(0)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if (
+        arr.size == 0
+        or arr.dtype.kind not in "biuf"
+        or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4)))
+    ):
+        raise ImageError("The drawing canvas sent no picture data. Draw on the canvas and try again.")
+    _check_pixels(arr.shape[1], arr.shape[0])
+    arr = arr.astype(np.float64)
+    arr = np.nan_to_num(arr)
+    if arr.max() <= 1.0:  # floats in 0..1 (bools too)
+        arr = arr * 255
+    arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    return preprocess(Image.fromarray(arr))  # transparent pixels become the background
+
+
+def preprocess(img: Image.Image) -> Steps:
+    _check_pixels(img.width, img.height)
+    gray = _to_gray(img)
+    light = _light_on_dark(gray)
+    blank = is_blank(light)
+    filled = _fill_outlines(light)
+    cropped = _trim(filled)
+    final = np.zeros((SIZE, SIZE), np.uint8) if blank else _fit(cropped)
+    return Steps(gray, light, filled, cropped, final, blank)
+
+
+def is_blank(gray_light_on_dark: np.ndarray) -> bool:
+    g = np.asarray(gray_light_on_dark)
+    if g.size == 0:
+        return True
+    return np.count_nonzero(g >= INK_LEVEL) < BLANK_SHARE * g.size
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _to_gray(img: Image.Image) -> np.ndarray:
+    """8-bit gray, big pictures reduced, transparency composited on the backdrop."""
+    gray, alpha = _split_gray_alpha(img)
+    if alpha is not None:  # premultiply, so reducing averages colour and alpha correctly
+        gray = ImageChops.multiply(gray, alpha)
+    factor = math.ceil(max(img.size) / WORK_SIZE)
+    if factor > 1:
+        gray = gray.reduce(factor)
+        alpha = alpha.reduce(factor) if alpha is not None else None
+    g = np.asarray(gray, dtype=np.float64)
+    if alpha is not None:
+        a = np.asarray(alpha, dtype=np.float64) / 255
+        g = g + _backdrop(g, a) * (1 - a)
+    return np.clip(np.rint(g), 0, 255).astype(np.uint8)
+
+
+def _split_gray_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Gray ("L", or "F" for high bit depths) and alpha ("L", or None if opaque)."""
+    if img.mode in _HIGH_DEPTH:  # Pillow's convert("L") would clip these at 255
+        return Image.fromarray(_scale_high_depth(np.asarray(img), img.mode)), None
+    try:
+        if img.has_transparency_data:
+            la = img.convert("RGBA").convert("LA")
+            return la.getchannel("L"), la.getchannel("A")
+        return img.convert("L"), None
+    except (ValueError, OSError) as exc:
+        raise ImageError(
+            f"This image uses a colour mode ({img.mode}) that cannot be converted to gray. "
+            "Re-save it as an ordinary RGB or grayscale PNG/JPEG and upload it again."
+        ) from exc
+
+
+def _scale_high_depth(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Map 16/32-bit or float pixels onto 0..255 (float32) by their real range."""
+    a = np.nan_to_num(arr.astype(np.float64))
+    lo, hi = float(a.min()), float(a.max())
+    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+        a = a / 257  # 16-bit: 0..65535 -> 0..255
+    elif lo < 0 or hi > 255:  # unknown range: stretch what is there
+        a = (a - lo) * (255 / (hi - lo))
+    return a.astype(np.float32)
+
+
+def _backdrop(premultiplied: np.ndarray, alpha: np.ndarray) -> float:
+    """Gray level for transparent areas.
+
+    If the outer frame is mostly opaque, transparent areas take the frame's
+    colour. Otherwise the transparent area is the paper: it must contrast with
+    what is drawn (black strokes on a transparent canvas -> white paper).
+    """
+    opaque = alpha >= 0.5
+    if not opaque.any():
+        return 0.0
+    g = np.divide(premultiplied, alpha, out=np.zeros_like(premultiplied), where=alpha > 0)
+    frame_g, frame_opaque = _frame(g), _frame(opaque)
+    if frame_opaque.mean() >= 0.5:
+        return float(np.median(frame_g[frame_opaque]))
+    return 255.0 if np.median(g[opaque]) < 128 else 0.0
+
+
+def _frame(a: np.ndarray) -> np.ndarray:
+    """The outer one-pixel frame of a 2-D array, flattened."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def _light_on_dark(gray: np.ndarray) -> np.ndarray:
+    """Invert a light background (judged by the frame's median); background level -> 0."""
+    g = gray.astype(np.int16)
+    background = float(np.median(_frame(g)))
+    if background > 127:
+        g, background = 255 - g, 255 - background
+    return np.clip(g - round(background), 0, 255).astype(np.uint8)
+
+
+def _fill_outlines(light: np.ndarray) -> np.ndarray:
+    """Fill dark areas enclosed by the item with the item's ink level (outline -> silhouette)."""
+    top = int(light.max())
+    out = light.copy()
+    if top == 0:
+        return out
+    mask = light > FILL_LEVEL * top
+    solid = ndimage.binary_fill_holes(mask)
+    holes, count = ndimage.label(solid & ~mask)
+    # Only big holes are outline interiors; small ones are texture (checks, stripes).
+    areas = np.bincount(holes.ravel(), minlength=count + 1)
+    big = areas >= MIN_HOLE_SHARE * solid.sum()
+    big[0] = False
+    holes = big[holes]
+    if holes.any():
+        ink = np.median(light[mask])
+        out[holes] = np.maximum(out[holes], ink).astype(np.uint8)
+    return out
+
+
+def _trim(light: np.ndarray) -> np.ndarray:
+    """Crop to the bounding box of pixels above a small share of the brightest."""
+    rows, cols = np.nonzero(light > TRIM_LEVEL * light.max())
+    if rows.size == 0:
+        return light.copy()
+    return light[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].copy()
+
+
+def _fit(cropped: np.ndarray) -> np.ndarray:
+    """Longest edge to 28 px (anti-aliased), full contrast, centred on a black 28x28."""
+    h, w = cropped.shape
+    scale = SIZE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # Area averaging is exact anti-aliasing when shrinking; Lanczos is smoother when enlarging.
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.LANCZOS
+    small = np.asarray(Image.fromarray(cropped).resize(size, method), np.float64)
+    top = small.max()
+    if top > 0:
+        small = small * (255 / top)
+    out = np.zeros((SIZE, SIZE), np.uint8)
+    # An odd margin puts the extra pixel on top/left, as Fashion-MNIST does.
+    top_row, left = (SIZE - size[1] + 1) // 2, (SIZE - size[0] + 1) // 2
+    out[top_row : top_row + size[1], left : left + size[0]] = np.clip(np.rint(small), 0, 255)
+    return out

@@ -1,0 +1,69 @@
+"""Execute one stored run: the body of a worker process and of a foreground `train`."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+
+from fmnist import artifacts
+from fmnist.config import ConfigError
+from fmnist.data import DatasetError, load_split
+from fmnist.nets import WeightsError
+from fmnist.settings import Settings
+from fmnist.store import RunGone, Store
+from fmnist.train import Hooks, TrainingFailed, fit
+
+log = logging.getLogger("fmnist.runner")
+EXPECTED = (ConfigError, TrainingFailed, WeightsError, DatasetError, artifacts.ArtifactError, MemoryError)
+
+
+def store_hooks(store: Store, run_id: int, time_limit: float) -> Hooks:
+    started = time.monotonic()
+
+    def should_stop() -> str | None:
+        if store.stop_requested(run_id):
+            return "stopped by request"
+        if time.monotonic() - started > time_limit:
+            return f"time limit of {int(time_limit)} s reached"
+        return None
+
+    return Hooks(on_epoch=lambda epoch, metrics: store.add_epoch(run_id, epoch, metrics),
+                 should_stop=should_stop, beat=lambda: store.heartbeat(run_id))
+
+
+def execute(store: Store, settings: Settings, run_id: int, proc_start: float | None = None) -> str:
+    """Run `run_id` to its end; returns the final status. Never leaves the run 'running'."""
+    run = store.get(run_id)
+    if run is None:
+        raise RunGone(f"run {run_id} does not exist")
+    store.mark_running(run_id, os.getpid(), proc_start)
+    try:
+        config = run.run_config()
+        split = load_split(settings)
+        result = fit(config, split, store_hooks(store, run_id, settings.run_time_limit))
+        if result.stop_reason:
+            store.mark_stopped(run_id, result.stop_reason, result.fields())
+            return "stopped"
+        path = settings.models_dir / f"run-{run_id}{artifacts.suffix_for(config.model.kind)}"
+        digest = artifacts.save(result.model, config.model.kind, path)
+        store.finish(run_id, {**result.fields(), "model_path": str(path), "model_sha256": digest})
+        return "finished"
+    except RunGone:
+        log.warning("run %s was ended elsewhere (stopped or reaped); the worker exits", run_id)
+        return (store.get(run_id) or run).status
+    except EXPECTED as exc:
+        log.error("run %s failed: %s\n%s", run_id, exc, traceback.format_exc())
+        store.mark_failed(run_id, one_line(exc))
+        return "failed"
+    except BaseException as exc:  # noqa: BLE001 - the run must end, whatever broke
+        log.error("run %s crashed:\n%s", run_id, traceback.format_exc())
+        store.mark_failed(run_id, f"{exc.__class__.__name__}: {one_line(exc)}" if str(exc) else exc.__class__.__name__)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return "failed"
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or exc.__class__.__name__

@@ -1,0 +1,209 @@
+"""Fit one RunConfig on the notebook's split: seeds, callbacks, early stopping, stop requests, final metrics."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from fmnist.artifacts import ForestModel, KerasModel, MajorityModel
+from fmnist.config import RunConfig
+from fmnist.data import Split, stratified_subset
+
+STOP_CHECK_S = 0.5   # how often a stop request is looked for between batches
+BEAT_EVERY_S = 5.0   # heartbeat during long epochs (the supervisor's limit is far longer)
+FOREST_CHUNK = 10    # trees added between stop checks
+
+
+class TrainingFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Hooks:
+    """How a fit talks to the outside world; the defaults do nothing (a plain foreground fit)."""
+    on_epoch: Callable[[int, dict], None] = lambda epoch, metrics: None
+    should_stop: Callable[[], str | None] = lambda: None  # a reason to stop, or None
+    beat: Callable[[], None] = lambda: None
+
+
+@dataclass
+class Result:
+    train_acc: float | None
+    val_acc: float | None
+    test_acc: float | None
+    params: int
+    epochs: int
+    seconds: float
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    stop_reason: str | None = None  # set when a stop request ended the fit
+    model: object = field(default=None, repr=False)
+
+    def fields(self) -> dict:
+        return {k: getattr(self, k) for k in ("train_acc", "val_acc", "test_acc", "params", "epochs",
+                                              "seconds", "best_epoch", "stopped_early")}
+
+
+def fit(config: RunConfig, split: Split, hooks: Hooks | None = None) -> Result:
+    config.validate()
+    hooks = hooks or Hooks()
+    x_train, y_train = split.x_train, split.y_train
+    if config.subset:
+        idx = stratified_subset(y_train, config.subset, config.seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    start = time.perf_counter()
+    if config.model.kind == "majority":
+        result = _fit_majority(split, y_train, hooks)
+    elif config.model.kind == "forest":
+        result = _fit_forest(config, split, x_train, y_train, hooks)
+    else:
+        result = _fit_keras(config, split, x_train, y_train, hooks)
+    result.seconds = round(time.perf_counter() - start, 2)
+    return result
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(model.predict_proba(x).argmax(axis=1) == y))
+
+
+def _fit_majority(split: Split, y_train: np.ndarray, hooks: Hooks) -> Result:
+    model = MajorityModel(np.bincount(y_train, minlength=10).argmax())
+    train, val = accuracy(model, y_train, y_train), accuracy(model, split.x_val, split.y_val)
+    hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": 0.0})
+    return Result(train, val, accuracy(model, split.x_test, split.y_test), 0, 1, 0.0, model=model)
+
+
+def _fit_forest(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) -> Result:
+    """Grow the forest in chunks of trees (warm_start) so a stop request is seen between chunks."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    begin = time.perf_counter()
+    clf = RandomForestClassifier(n_estimators=0, n_jobs=-1, random_state=config.seed, warm_start=True)
+    flat = x_train.reshape(len(x_train), -1)
+    while clf.n_estimators < config.model.n_estimators:
+        reason = hooks.should_stop()
+        if reason:
+            return Result(None, None, None, 0, 0, 0.0, stop_reason=reason)
+        clf.n_estimators = min(clf.n_estimators + FOREST_CHUNK, config.model.n_estimators)
+        clf.fit(flat, y_train)
+        hooks.beat()
+    model = ForestModel(clf)
+    train, val = accuracy(model, x_train, y_train), accuracy(model, split.x_val, split.y_val)
+    hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": round(time.perf_counter() - begin, 2)})
+    return Result(train, val, accuracy(model, split.x_test, split.y_test), 0, 1, 0.0, model=model)
+
+
+def _compile(model, config: RunConfig, steps_per_epoch: int) -> None:
+    import keras
+
+    lr = config.learning_rate
+    if config.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, config.epochs * steps_per_epoch))
+    optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+                 "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
+    model.compile(optimizer=optimizer(learning_rate=lr),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                  metrics=["accuracy"])
+
+
+def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) -> Result:
+    import keras
+
+    from fmnist import nets
+
+    keras.utils.set_random_seed(config.seed)
+    model = nets.build(config)
+    _compile(model, config, math.ceil(len(x_train) / config.batch_size))
+    reporter = make_reporter(hooks)
+    callbacks = [reporter]
+    if config.early_stopping:
+        callbacks.insert(0, keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=config.patience, min_delta=config.min_delta,
+            restore_best_weights=config.restore_best))
+    onehot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
+    history = model.fit(x_train, onehot(y_train), validation_data=(split.x_val, onehot(split.y_val)),
+                        epochs=config.epochs, batch_size=config.batch_size, verbose=0, callbacks=callbacks)
+    if reporter.nan_epoch:
+        raise TrainingFailed(f"loss became NaN at epoch {reporter.nan_epoch}; lower the learning rate")
+    val_hist = history.history.get("val_accuracy", [])
+    epochs_run = reporter.epochs_done
+    best = int(np.argmax(val_hist[:epochs_run])) + 1 if epochs_run else None
+    stopped_early = config.early_stopping and epochs_run < config.epochs and not reporter.stop_reason
+    if reporter.stop_reason:
+        last = history.history
+        return Result(_last(last, "accuracy", epochs_run), _last(last, "val_accuracy", epochs_run), None,
+                      model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason)
+    wrapped = KerasModel(model)
+    train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
+    if config.full_train:
+        wrapped = _refit_full(config, split, best or epochs_run)
+    test = accuracy(wrapped, split.x_test, split.y_test)
+    return Result(train, val, test, model.count_params(), epochs_run, 0.0, best, stopped_early, model=wrapped)
+
+
+def _last(history: dict, key: str, n: int) -> float | None:
+    values = history.get(key, [])[:n]
+    return float(values[-1]) if values else None
+
+
+def _refit_full(config: RunConfig, split: Split, epochs: int) -> KerasModel:
+    """Refit the chosen configuration on all 60,000 training images for the selected number of epochs."""
+    import keras
+
+    from fmnist import nets
+
+    x = np.concatenate([split.x_train, split.x_val])
+    y = keras.utils.to_categorical(np.concatenate([split.y_train, split.y_val]), 10)
+    keras.utils.set_random_seed(config.seed)
+    model = nets.build(config)
+    _compile(model, config.with_(epochs=epochs), math.ceil(len(x) / config.batch_size))
+    model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0)
+    return KerasModel(model)
+
+
+def make_reporter(hooks: Hooks):
+    """A Keras callback that reports each epoch, beats, honours stop requests and catches NaN losses."""
+    import keras
+
+    class Reporter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs_done, self.nan_epoch, self.stop_reason = 0, None, None
+            self._epoch_start = self._last_check = self._last_beat = time.monotonic()
+            self._epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch, self._epoch_start = epoch + 1, time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.nan_epoch = self._epoch
+                self.model.stop_training = True
+            if now - self._last_check >= STOP_CHECK_S:
+                self._last_check = now
+                reason = hooks.should_stop()
+                if reason:
+                    self.stop_reason = reason
+                    self.model.stop_training = True
+            if now - self._last_beat >= BEAT_EVERY_S:
+                self._last_beat = now
+                hooks.beat()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.stop_reason or self.nan_epoch:
+                return  # a partial epoch is not a data point
+            logs = dict(logs or {})
+            if not math.isfinite(float(logs.get("loss", 0.0))):
+                self.nan_epoch, self.model.stop_training = epoch + 1, True
+                return
+            self.epochs_done = epoch + 1
+            logs["seconds"] = round(time.monotonic() - self._epoch_start, 3)
+            self._last_beat = time.monotonic()
+            hooks.on_epoch(epoch + 1, logs)
+
+    return Reporter()
