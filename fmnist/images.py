@@ -134,7 +134,9 @@ def from_canvas(rgba: np.ndarray) -> Steps:
         or arr.dtype.kind not in "biuf"
         or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4)))
     ):
-        raise ImageError("The drawing canvas sent no picture data. Draw on the canvas and try again.")
+        raise ImageError(
+            "The drawing canvas sent no picture data. Draw on the canvas and try again."
+        )
     _check_pixels(arr.shape[1], arr.shape[0])
     arr = arr.astype(np.float64)
     arr = np.nan_to_num(arr)
