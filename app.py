@@ -1,0 +1,34 @@
+"""Fashion-MNIST Lab: routing and the sidebar only; every page lives in pages/."""
+import streamlit as st
+
+from fmnist import data, system
+from pages._common import lab_settings, store
+
+st.set_page_config(page_title="Fashion-MNIST Lab", page_icon="👕", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/data.py", title="Data", icon="🖼️"),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/results.py", title="Results", icon="📊"),
+    st.Page("pages/sketch.py", title="Sketch", icon="✏️"),
+]
+
+
+@st.cache_data(ttl=60)
+def _sidebar_facts(home: str) -> dict:
+    settings = lab_settings()
+    return {"workspace": home, "data": data.data_location(settings), "gpu": system.gpu_summary()}
+
+
+def sidebar() -> None:
+    facts = _sidebar_facts(str(lab_settings().home))
+    with st.sidebar:
+        st.text_input("Your name", key="user_name", max_chars=40,
+                      help="Shown beside the runs you start, so a class can tell them apart.")
+        st.caption(f"**Workspace** `{facts['workspace']}`  \n**Dataset** `{facts['data']}`  \n**GPU** {facts['gpu']}")
+
+
+store()
+sidebar()
+st.navigation(PAGES).run()

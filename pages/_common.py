@@ -1,0 +1,31 @@
+"""What every page shares: settings, the store (one connection per server), sidebar facts."""
+from __future__ import annotations
+
+import streamlit as st
+
+from fmnist import jobs, settings as settings_mod
+from fmnist.store import Store
+
+
+@st.cache_resource
+def lab_settings():
+    s = settings_mod.load()
+    s.ensure_dirs()
+    return s
+
+
+@st.cache_resource
+def _store(path: str) -> Store:
+    s = lab_settings()
+    store = Store(s.db_path)
+    jobs.reap(store, s)  # runs orphaned by a server restart end as failed on start-up
+    return store
+
+
+def store() -> Store:
+    return _store(str(lab_settings().db_path))
+
+
+def user_name() -> str:
+    """The name a user types once a session; shown beside the runs they start."""
+    return st.session_state.get("user_name", "")
