@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--limit", type=int, metavar="N", help="at most N epochs a run (a quick look)")
     rep.add_argument("--subset", type=int, metavar="N", help="train on N images instead of 42,000")
     rep.add_argument("--presets", nargs="+", metavar="KEY")
+    st = sub.add_parser("setup", help="install the dataset (and with --tests a browser) from Debian's packages")
+    st.add_argument("--tests", action="store_true", help="also Chromium, for the browser tests")
     w = sub.add_parser("worker", help=argparse.SUPPRESS)
     w.add_argument("run_id", type=int)
     return p

@@ -103,5 +103,14 @@ def worker(args) -> int:
     return worker_mod.main(args.run_id)
 
 
-COMMANDS = {"presets": list_presets, "train": train, "runs": runs, "stop": stop,
+def setup(args) -> int:
+    from fmnist import install
+    settings = load()
+    print(install.ensure_dataset(settings))
+    if args.tests:
+        print(install.ensure_browser())
+    return 0
+
+
+COMMANDS = {"setup": setup, "presets": list_presets, "train": train, "runs": runs, "stop": stop,
             "reproduce": reproduce, "worker": worker}

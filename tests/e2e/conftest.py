@@ -1,0 +1,110 @@
+"""Browser tests: the real app under `streamlit run`, driven by Playwright in Debian's Chromium.
+
+Screenshots land in test-artifacts/ (git-ignored) for a person to look at."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("FMNIST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("streamlit did not become healthy in time")
+
+
+@pytest.fixture(scope="session")
+def e2e_home(tmp_path_factory) -> Path:
+    """The workspace the served app uses; tests may pre-fill its store."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    cache = Path(os.environ.get("FMNIST_E2E_CACHE", REPO / ".fmnist" / "cache"))
+    if (cache / "fashion-mnist-v1.npz").exists():  # reuse a built dataset cache: saves seconds, changes nothing
+        (home / "cache").mkdir(parents=True, exist_ok=True)
+        shutil.copy(cache / "fashion-mnist-v1.npz", home / "cache")
+    return home
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_home):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium for the browser tests")
+    port = _free_port()
+    env = {**os.environ, "FMNIST_HOME": str(e2e_home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(e2e_home / "streamlit.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()
+
+
+def wait_for_app(pg) -> None:
+    """Wait until Streamlit has finished running the page script."""
+    pg.wait_for_selector("[data-testid='stApp']")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+                         timeout=60_000)
+
+
+def screenshot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
