@@ -1,0 +1,223 @@
+"""Background runs with real worker processes: no mocks of the process layer."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from fmnist import jobs, presets, settings as settings_mod
+from fmnist.store import QueueFull, Store
+
+TINY = dict(subset=200, epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def dataset_cache(tmp_path_factory):
+    """Build the split cache once; each test's workspace gets a copy (workers load it in ~0.1 s)."""
+    home = tmp_path_factory.mktemp("jobs-cache")
+    os.environ["FMNIST_HOME"] = str(home)
+    from fmnist import data
+    s = settings_mod.load()
+    s.ensure_dirs()
+    data.load_split(s)
+    return data.cache_path(s)
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch, dataset_cache):
+    """(store, settings) on a fresh workspace; env vars tune the limits per test."""
+    def make(**env):
+        monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        s = settings_mod.load()
+        s.ensure_dirs()
+        shutil.copy(dataset_cache, s.cache_dir / dataset_cache.name)
+        return Store(s.db_path), s
+    return make
+
+
+def wait_for(predicate, timeout=120.0, every=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def status_of(store, settings, run_id):
+    jobs.refresh(store, settings)
+    return store.get(run_id).status
+
+
+def test_a_run_goes_queued_running_finished_with_its_epochs(lab):
+    store, s = lab()
+    seen = []
+    run_id = jobs.submit(presets.config_for("mlp1", **TINY), store, s)
+    seen.append(store.get(run_id).status)
+    wait_for(lambda: seen.append(status_of(store, s, run_id)) or seen[-1] == "finished")
+    assert seen[0] in ("queued", "running") and "running" in seen and seen[-1] == "finished"
+    run = store.get(run_id)
+    assert [e["epoch"] for e in store.epochs(run_id)] == [1, 2]
+    assert run.model_sha256 and os.path.exists(run.model_path) and 0 < run.test_acc <= 1
+    assert (s.logs_dir / f"run-{run_id}.log").read_text().count("ended: finished") == 1
+
+
+def test_kill_9_fails_the_run_keeps_its_epochs_and_starts_the_next(lab):
+    store, s = lab()
+    victim = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
+    waiting = jobs.submit(presets.config_for("mlp1", name="next in line", **TINY), store, s)
+    assert store.get(waiting).status == "queued"
+    wait_for(lambda: len(store.epochs(victim)) >= 2)
+    os.kill(store.get(victim).pid, signal.SIGKILL)
+    killed_at = time.time()
+    wait_for(lambda: status_of(store, s, victim) == "failed", timeout=10)
+    print(f"kill -9 -> failed in the store after {time.time() - killed_at:.2f} s")
+    run = store.get(victim)
+    assert run.error == "worker died: signal 9"
+    assert len(store.epochs(victim)) >= 2 and store.integrity_ok()
+    wait_for(lambda: status_of(store, s, waiting) == "finished")
+
+
+def test_stop_a_running_run_keeps_finished_epochs(lab):
+    store, s = lab()
+    run_id = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
+    wait_for(lambda: len(store.epochs(run_id)) >= 1)
+    asked = time.time()
+    assert jobs.stop(run_id, store, s) == "running"
+    wait_for(lambda: status_of(store, s, run_id) == "stopped", timeout=10)
+    print(f"stop -> stopped in the store after {time.time() - asked:.2f} s")
+    run = store.get(run_id)
+    assert run.error == "stopped by request"
+    assert len(store.epochs(run_id)) >= 1 and run.epochs == len(store.epochs(run_id))
+
+
+def test_stop_a_queued_run_removes_it_from_the_queue(lab):
+    store, s = lab()
+    first = jobs.submit(presets.config_for("mlp1", **TINY), store, s)
+    second = jobs.submit(presets.config_for("mlp1", name="second", **TINY), store, s)
+    assert store.get(second).status == "queued"
+    assert jobs.stop(second, store, s) == "stopped"
+    assert store.get(second).error == "removed from the queue" and store.epochs(second) == []
+    wait_for(lambda: status_of(store, s, first) == "finished")
+    assert store.get(second).status == "stopped"
+
+
+def test_two_workers_and_readers_never_see_a_locked_database(lab):
+    store, s = lab(FMNIST_SLOTS=2)
+    ids = [jobs.submit(presets.config_for("mlp1", name=f"parallel {i}", subset=1000, epochs=6, batch_size=16), store, s)
+           for i in range(2)]
+    assert {store.get(i).status for i in ids} == {"running"}
+    errors, reads, done = [], [0], threading.Event()
+
+    def reader():
+        mine = Store(s.db_path)
+        while not done.is_set():
+            try:
+                for run_id in ids:
+                    mine.epochs(run_id)
+                    mine.get(run_id)
+                jobs.refresh(mine, s)
+                reads[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any error is the finding
+                errors.append(exc)
+        mine.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: all(store.get(i).status == "finished" for i in ids), timeout=240)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert errors == [] and reads[0] > 10
+    assert all(len(store.epochs(i)) == 6 for i in ids) and store.integrity_ok()
+
+
+def test_a_restart_reaps_a_run_left_running_by_a_dead_pid(lab):
+    store, s = lab()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run_id = store.create_run(presets.config_for("mlp1", **TINY))
+    store.claim(run_id, gone.pid, None)
+    fresh = Store(s.db_path)  # as a restarted server would open it
+    assert jobs.reap(fresh, s) == [run_id]
+    assert fresh.get(run_id).status == "failed" and fresh.get(run_id).error.startswith("worker died")
+
+
+def test_a_hung_worker_without_heartbeat_is_killed_and_failed(lab):
+    store, s = lab(FMNIST_HEARTBEAT_TIMEOUT=5)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run_id = store.create_run(presets.config_for("mlp1", **TINY))
+        store.claim(run_id, sleeper.pid, None)
+        with store.write() as c:
+            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time() - 30, run_id))
+        jobs.reap(store, s)
+        assert store.get(run_id).error == "no heartbeat for 5 s"
+        assert sleeper.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        sleeper.kill()
+
+
+def test_queue_cap_refuses_and_writes_nothing(lab):
+    store, s = lab(FMNIST_QUEUE_CAP=2)
+    for i in range(2):
+        store.create_run(presets.config_for("mlp1", name=f"waiting {i}", **TINY))
+    with pytest.raises(QueueFull, match="queue is full"):
+        jobs.submit(presets.config_for("mlp1", name="one too many", **TINY), store, s)
+    assert store.count() == 2
+
+
+def test_per_user_cap(lab):
+    store, s = lab(FMNIST_ACTIVE_PER_USER=1, FMNIST_QUEUE_CAP=10)
+    store.create_run(presets.config_for("mlp1", user="ada", **TINY))
+    with pytest.raises(QueueFull, match="'ada'"):
+        jobs.submit(presets.config_for("mlp1", user="ada", name="again", **TINY), store, s)
+    assert store.count(user="ada") == 1
+
+
+def test_double_submit_creates_one_run(lab):
+    store, s = lab()
+    config = presets.config_for("mlp1", user="bob", **TINY)
+    first, second = jobs.submit(config, store, s), jobs.submit(config, store, s)
+    assert first == second and store.count() == 1
+    wait_for(lambda: status_of(store, s, first) == "finished")
+
+
+def test_a_worker_that_raises_fails_with_a_one_line_reason(lab, tmp_path):
+    store, s = lab()
+    config = presets.config_for("resnet", **TINY)
+    config = config.with_(model=dataclasses.replace(config.model, weights=str(tmp_path / "missing.h5")))
+    run_id = jobs.submit(config, store, s)
+    wait_for(lambda: status_of(store, s, run_id) == "failed")
+    error = store.get(run_id).error
+    assert "missing.h5 does not exist" in error and "\n" not in error
+    assert "Traceback" in (s.logs_dir / f"run-{run_id}.log").read_text()
+
+
+def test_a_worker_whose_loss_goes_nan_fails_with_advice(lab):
+    store, s = lab()
+    config = presets.config_for("mlp1", subset=500, epochs=3, batch_size=32, optimizer="sgd", learning_rate=1.0)
+    config = config.with_(model=dataclasses.replace(config.model, dense=(1024, 1024, 1024)))
+    run_id = jobs.submit(config, store, s)
+    wait_for(lambda: status_of(store, s, run_id) == "failed")
+    assert store.get(run_id).error == "loss became NaN at epoch 1; lower the learning rate"
+
+
+def test_time_limit_stops_a_run_with_that_reason(lab):
+    store, s = lab(FMNIST_RUN_TIME_LIMIT=3)
+    run_id = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
+    wait_for(lambda: status_of(store, s, run_id) == "stopped", timeout=60)
+    assert store.get(run_id).error == "time limit of 3 s reached"
