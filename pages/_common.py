@@ -18,7 +18,7 @@ def lab_settings():
 def _store(path: str) -> Store:
     s = lab_settings()
     store = Store(s.db_path)
-    jobs.reap(store, s)  # runs orphaned by a server restart end as failed on start-up
+    jobs.refresh(store, s)  # on start-up: orphans of a restart end as failed, waiting runs start
     return store
 
 
