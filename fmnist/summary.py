@@ -1,16 +1,28 @@
-"""The summary table of runs (the notebook's columns and the rest) and its safe CSV export."""
+"""The summary table of runs (the notebook's columns and the rest), its safe exports (CSV, a verified
+model file) and the edits a user makes to it (rename, delete)."""
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from fmnist.artifacts import ArtifactError, sha256
 from fmnist.presets import all_presets
-from fmnist.store import Store
+from fmnist.settings import Settings
+from fmnist.store import Run, Store
 
 COLUMNS = ["Run", "Model", "Train accuracy", "Val accuracy", "Test accuracy", "Gap", "Params", "Epochs",
-           "Seconds", "Status", "User", "Preset", "Batch", "Optimizer", "LR", "Early stopping", "Error", "Started"]
+           "Seconds", "Status", "User", "Preset", "Batch", "Optimizer", "LR", "Early stopping", "Test views",
+           "Error", "Started"]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ACCURACY_COLUMNS = ["Train accuracy", "Val accuracy", "Test accuracy", "Gap"]
+BEST_MARK = "★ best val"
+PAGE_SIZE = 50
+# Train minus validation accuracy above 5 points: the model fits its training images much better than new ones.
+OVERFIT_GAP = 0.05
 
 
 def _hyper(config_json: str) -> dict:
@@ -24,15 +36,22 @@ def _hyper(config_json: str) -> dict:
 
 def summary_frame(store: Store, limit: int = 500, offset: int = 0, statuses=None) -> pd.DataFrame:
     """One row per run, newest first; paged in SQL so a large store is never loaded whole."""
+    return frame_of(store.runs(statuses=statuses, limit=limit, offset=offset))
+
+
+def frame_of(runs: list[Run]) -> pd.DataFrame:
     rows = []
-    for run in store.runs(statuses=statuses, limit=limit, offset=offset):
+    for run in runs:
         gap = run.train_acc - run.val_acc if run.train_acc is not None and run.val_acc is not None else None
         rows.append({"Run": run.id, "Model": run.name, "Train accuracy": run.train_acc, "Val accuracy": run.val_acc,
                      "Test accuracy": run.test_acc, "Gap": gap, "Params": run.params, "Epochs": run.epochs,
                      "Seconds": run.seconds, "Status": run.status, "User": run.user, "Preset": run.preset,
-                     **_hyper(run.config), "Error": run.error,
+                     **_hyper(run.config), "Test views": run.test_views, "Error": run.error,
                      "Started": pd.Timestamp(run.created_at, unit="s").strftime("%Y-%m-%d %H:%M")})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    for col in ("Run", "Params", "Epochs"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
 
 
 def notebook_frame() -> pd.DataFrame:
@@ -49,6 +68,8 @@ def beside_notebook(ours: pd.DataFrame) -> pd.DataFrame:
     done = ours[ours["Status"] == "finished"].drop_duplicates("Preset", keep="first")
     merged = ref.merge(done[["Preset", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs", "Seconds"]],
                        on="Preset", how="left", suffixes=(" (notebook)", " (lab)"))
+    for col in ("Params (notebook)", "Params (lab)", "Epochs (lab)"):
+        merged[col] = merged[col].astype("Int64")
     return merged[["Model", "Params (notebook)", "Params (lab)", "Epochs (notebook)", "Epochs (lab)",
                    "Train accuracy (notebook)", "Train accuracy (lab)", "Val accuracy (notebook)",
                    "Val accuracy (lab)", "Test accuracy (notebook)", "Test accuracy (lab)", "Seconds"]]
@@ -68,3 +89,105 @@ def to_csv(frame: pd.DataFrame) -> bytes:
             safe[col] = safe[col].map(escape_cell)
     safe.columns = [escape_cell(str(c)) for c in safe.columns]
     return safe.to_csv(index=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the results table is narrowed to; empty means everything."""
+    statuses: tuple[str, ...] = ()
+    name: str = ""
+    presets: tuple[str, ...] = ()
+
+    def query(self) -> dict:
+        return {"statuses": tuple(self.statuses), "name_contains": self.name, "presets": tuple(self.presets)}
+
+
+def table_page(store: Store, filters: Filters = Filters(), page: int = 1, size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
+    """One page of the runs matching `filters`, newest first, and how many match in all.
+
+    The first column marks the best finished run by validation accuracy across the whole store."""
+    total = store.count_matching(**filters.query())
+    runs = store.search(**filters.query(), limit=size, offset=(max(page, 1) - 1) * size)
+    frame = frame_of(runs)
+    best = store.best_val()
+    frame.insert(0, "Best", ["" if best is None or run_id != best.id else BEST_MARK for run_id in frame["Run"]])
+    return frame, total
+
+
+def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with the notebook's reported figures appended as reference rows (Status 'notebook')."""
+    ref = notebook_frame()
+    ref["Model"] = ref["Model"] + " (notebook)"
+    ref["Status"] = "notebook"
+    ref["Gap"] = ref["Train accuracy"] - ref["Val accuracy"]
+    ref["Epochs"] = None  # the notebook reports "ES (37)" and the like, not a count of this column's type
+    ref = ref.reindex(columns=frame.columns)
+    if "Best" in ref.columns:
+        ref["Best"] = ""
+    return pd.concat([frame, ref], ignore_index=True) if len(frame) else ref
+
+
+def styled(frame: pd.DataFrame):
+    """Accuracies as percentages, the best run's row highlighted, a large train-validation gap in red."""
+    def best_row(row):
+        return ["background-color: #fff3c4; font-weight: bold" if row.get("Best") == BEST_MARK else ""] * len(row)
+
+    def overfit(col):
+        return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
+
+    pct = {c: "{:.2%}" for c in ACCURACY_COLUMNS if c in frame.columns}
+    return (frame.style.format(pct, na_rep="–").format({"LR": "{:g}", "Seconds": "{:.1f}"}, na_rep="–")
+            .apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in frame.columns]))
+
+
+def delete_run(store: Store, settings: Settings, run_id: int) -> Run | None:
+    """Delete an ended run and its model file (StoreError, with the reason, for an active run)."""
+    run = store.delete(run_id)
+    if run is not None and run.model_path:
+        file = Path(run.model_path)
+        if file.resolve().parent == settings.models_dir.resolve():  # never remove a file outside the lab's models
+            file.unlink(missing_ok=True)
+    return run
+
+
+def model_filename(run: Run) -> str:
+    return f"fmnist-run-{run.id}{Path(run.model_path or '').suffix}"
+
+
+def check_model(run: Run) -> None:
+    """Raise ArtifactError (a message for the user) unless the run's model file exists and matches its SHA-256."""
+    _verify(run, None)
+
+
+def model_bytes(run: Run) -> bytes:
+    """The model file's bytes, returned only if those very bytes match the recorded SHA-256."""
+    data = Path(run.model_path).read_bytes() if run.model_path and Path(run.model_path).is_file() else None
+    _verify(run, data)
+    return data
+
+
+def _verify(run: Run, data: bytes | None) -> None:
+    if not run.model_path or not run.model_sha256:
+        raise ArtifactError(f"Run {run.id} has no saved model (it did not finish), so there is nothing to download.")
+    file = Path(run.model_path)
+    if not file.is_file():
+        raise ArtifactError(f"The model file {file} is missing. Retrain the run, or delete it.")
+    digest = hashlib.sha256(data).hexdigest() if data is not None else sha256(file)
+    if digest != run.model_sha256:
+        raise ArtifactError(f"The model file {file} does not match its recorded SHA-256: it was changed or damaged. "
+                            "It is not offered for download; retrain the run.")
+
+
+def run_label(run: Run) -> str:
+    return f"#{run.id} {run.name}"
+
+
+def curves(store: Store, runs: list[Run]) -> dict[str, pd.DataFrame]:
+    """Each run's epochs, for overlaying their curves."""
+    return {run_label(r): pd.DataFrame(store.epochs(r.id)) for r in runs}
+
+
+def scatter_frame(runs: list[Run]) -> pd.DataFrame:
+    """One point per run; a baseline's 0 parameters become missing (a log axis cannot place 0)."""
+    return pd.DataFrame({"name": [run_label(r) for r in runs], "params": [r.params or None for r in runs],
+                         "seconds": [r.seconds for r in runs], "val_acc": [r.val_acc for r in runs]})

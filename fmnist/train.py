@@ -34,7 +34,7 @@ class Result:
     train_acc: float | None
     val_acc: float | None
     test_acc: float | None
-    params: int
+    params: int | None  # None for the baselines: they have no weights to count
     epochs: int
     seconds: float
     best_epoch: int | None = None
@@ -73,7 +73,7 @@ def _fit_majority(split: Split, y_train: np.ndarray, hooks: Hooks) -> Result:
     model = MajorityModel(np.bincount(y_train, minlength=10).argmax())
     train, val = accuracy(model, y_train, y_train), accuracy(model, split.x_val, split.y_val)
     hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": 0.0})
-    return Result(train, val, accuracy(model, split.x_test, split.y_test), 0, 1, 0.0, model=model)
+    return Result(train, val, accuracy(model, split.x_test, split.y_test), None, 1, 0.0, model=model)
 
 
 def _fit_forest(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) -> Result:
@@ -86,14 +86,14 @@ def _fit_forest(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks)
     while clf.n_estimators < config.model.n_estimators:
         reason = hooks.should_stop()
         if reason:
-            return Result(None, None, None, 0, 0, 0.0, stop_reason=reason)
+            return Result(None, None, None, None, 0, 0.0, stop_reason=reason)
         clf.n_estimators = min(clf.n_estimators + FOREST_CHUNK, config.model.n_estimators)
         clf.fit(flat, y_train)
         hooks.beat()
     model = ForestModel(clf)
     train, val = accuracy(model, x_train, y_train), accuracy(model, split.x_val, split.y_val)
     hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": round(time.perf_counter() - begin, 2)})
-    return Result(train, val, accuracy(model, split.x_test, split.y_test), 0, 1, 0.0, model=model)
+    return Result(train, val, accuracy(model, split.x_test, split.y_test), None, 1, 0.0, model=model)
 
 
 def _compile(model, config: RunConfig, steps_per_epoch: int) -> None:

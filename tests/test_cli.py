@@ -1,0 +1,90 @@
+"""The command line, run as a user runs it: a subprocess with its own workspace."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli(tmp_path, split_cache):
+    home = tmp_path / "home"
+    (home / "cache").mkdir(parents=True)
+    shutil.copy(split_cache, home / "cache" / split_cache.name)
+
+    def run(*args, ok=True):
+        env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        done = subprocess.run([sys.executable, "-m", "fmnist", *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert "Traceback" not in done.stderr, done.stderr
+        if ok:
+            assert done.returncode == 0, done.stderr
+        return done
+    run.home = home
+    return run
+
+
+@pytest.fixture(scope="session")
+def split_cache(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cli-cache")
+    env = {**os.environ, "FMNIST_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", "from fmnist import data, settings; data.load_split(settings.load())"],
+                   cwd=REPO, env=env, check=True)
+    return home / "cache" / "fashion-mnist-v1.npz"
+
+
+def test_presets_lists_every_model_with_its_parameter_count(cli):
+    out = cli("presets").stdout
+    for key, params in [("mlp1", "202735"), ("mlp5_reg", "3717910"), ("cnn2", "723359"), ("resnet", "24114826")]:
+        line = next(line for line in out.splitlines() if line.split()[0] == key)
+        assert params in line
+
+
+def test_train_records_a_run_and_runs_csv_exports_it(cli, tmp_path):
+    out = cli("train", "mlp1", "--epochs", "1", "--subset", "200", "--name", "=cmd|calc", "--user", "ada").stdout
+    assert "run 1 finished: train" in out
+    table = cli("runs").stdout
+    assert "=cmd|calc" in table and "finished" in table
+    target = tmp_path / "runs.csv"
+    cli("runs", "--csv", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert rows[0]["Model"] == "'=cmd|calc" and rows[0]["User"] == "ada" and rows[0]["Status"] == "finished"
+    assert 0 < float(rows[0]["Val accuracy"]) <= 1 and rows[0]["Params"] == "202735"
+
+
+def test_a_bad_hyperparameter_names_the_field_and_writes_nothing(cli):
+    done = cli("train", "mlp1", "--epochs", "0", "--lr", "2", ok=False)
+    assert done.returncode == 2
+    assert "epochs: must be a whole number from 1 to 500 (got 0)" in done.stderr
+    assert "learning_rate: must be greater than 0 and at most 1 (got 2.0)" in done.stderr
+    assert "no runs yet" in cli("runs").stdout
+
+
+def test_an_unknown_preset_lists_the_choices(cli):
+    done = cli("train", "vgg", ok=False)
+    assert done.returncode == 2 and "unknown preset 'vgg'" in done.stderr and "cnn2" in done.stderr
+
+
+def test_reproduce_prints_the_notebook_figures_beside_ours(cli):
+    out = cli("reproduce", "--presets", "majority").stdout
+    table = out[out.index("Model"):]
+    majority = next(line for line in table.splitlines() if line.startswith("Majority class") or " Majority class" in line)
+    # the notebook's majority baseline, and ours: the same split gives the same figures
+    assert majority.count("0.1024") == 2 and majority.count("0.0944") == 2 and majority.count("0.1000") == 2
+    assert "3 hidden layers" in table  # presets not run still show the notebook's figures
+
+
+def test_a_corrupt_store_is_reported_and_left_alone(cli):
+    db = cli.home / "runs.db"
+    db.write_bytes(b"not a database at all" * 50)
+    done = cli("runs", ok=False)
+    assert done.returncode == 2 and "cannot be used" in done.stderr and "move it aside" in done.stderr
+    assert db.read_bytes() == b"not a database at all" * 50
