@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--presets", nargs="+", metavar="KEY")
     st = sub.add_parser("setup", help="install the dataset (and with --tests a browser) from Debian's packages")
     st.add_argument("--tests", action="store_true", help="also Chromium, for the browser tests")
+    pr = sub.add_parser("predict", help="the top three classes for picture files, from a finished run")
+    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("--run", type=int, metavar="RUN_ID", help="default: the best validation accuracy")
     w = sub.add_parser("worker", help=argparse.SUPPRESS)
     w.add_argument("run_id", type=int)
     return p

@@ -103,6 +103,29 @@ def worker(args) -> int:
     return worker_mod.main(args.run_id)
 
 
+def predict(args) -> int:
+    """One line a file; a bad file gets its message and the others still run; exit 1 if any failed."""
+    from fmnist import predict as predict_mod
+    from fmnist.artifacts import ArtifactError
+    from fmnist.images import ImageError
+    store, _ = _open()
+    try:
+        run = predict_mod.choose_run(store, args.run)
+        model = predict_mod.load_model(store, run.id)
+    except (predict_mod.PredictError, ArtifactError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model: {predict_mod.run_label(run)}")
+    failed = 0
+    for path in args.images:
+        try:
+            print(f"{path}: " + ", ".join(map(str, predict_mod.classify_file(model, path))), flush=True)
+        except ImageError as exc:
+            failed += 1
+            print(f"{path}: error: {exc}", flush=True)
+    return 1 if failed else 0
+
+
 def setup(args) -> int:
     from fmnist import install
     settings = load()
@@ -113,4 +136,4 @@ def setup(args) -> int:
 
 
 COMMANDS = {"setup": setup, "presets": list_presets, "train": train, "runs": runs, "stop": stop,
-            "reproduce": reproduce, "worker": worker}
+            "reproduce": reproduce, "worker": worker, "predict": predict}

@@ -1,0 +1,247 @@
+"""Classify one 28x28 picture with a stored run: the model cache, probabilities, nearest
+training images and a saliency map (what the model's answer is most sensitive to)."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fmnist import artifacts, data, images
+from fmnist.data import CLASS_NAMES
+from fmnist.settings import Settings
+from fmnist.store import Run, Store
+
+NO_RUN = "No finished run yet: train a model first: python -m fmnist train cnn2"
+STEP_CAPTIONS = ("1. Grayscale", "2. Light on dark", "3. Outlines filled", "4. Cropped to the item",
+                 "5. 28 × 28: what the model sees")
+
+
+class PredictError(RuntimeError):
+    """No usable run (none finished, unknown id); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Guess:
+    label: int
+    name: str
+    prob: float
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.prob:.1%}"
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    indices: np.ndarray    # (k,) rows of the 42,000 training images
+    images: np.ndarray     # (k, 28, 28) uint8
+    labels: np.ndarray     # (k,)
+    distances: np.ndarray  # (k,) Euclidean, in 0..255 pixel units
+
+
+# ---------------------------------------------------------------- runs and models
+
+
+def finished_runs(store: Store) -> list[Run]:
+    """Finished runs with a saved model, best validation accuracy first (newest first on ties)."""
+    runs = [r for r in store.runs(("finished",), limit=100_000) if r.model_path and r.model_sha256]
+    return sorted(runs, key=lambda r: (-(r.val_acc if r.val_acc is not None else -1.0), -r.id))
+
+
+def default_run(store: Store) -> Run | None:
+    runs = finished_runs(store)
+    return runs[0] if runs else None
+
+
+def choose_run(store: Store, run_id: int | None = None) -> Run:
+    """The given run if it can predict, else the best one; PredictError says why not."""
+    if run_id is None:
+        run = default_run(store)
+        if run is None:
+            raise PredictError(NO_RUN)
+        return run
+    run = store.get(run_id)
+    if run is None:
+        raise PredictError(f"Run {run_id} does not exist. `python -m fmnist runs` lists the runs.")
+    if run.status != "finished" or not run.model_path:
+        raise PredictError(f"Run {run_id} is {run.status}; only a finished run has a saved model. "
+                           "Choose a finished run (`python -m fmnist runs`).")
+    return run
+
+
+def run_label(run: Run) -> str:
+    val = f", validation {run.val_acc:.1%}" if run.val_acc is not None else ""
+    return f"#{run.id} {run.name} ({run.preset}{val})"
+
+
+def load_model(store: Store, run_id: int):
+    """The run's model, checked against its SHA-256 on first load and then kept in memory."""
+    run = choose_run(store, run_id)
+    try:
+        stat = os.stat(run.model_path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None  # artifacts.load explains the missing file
+    # The file's stamp is part of the key: a file changed after loading is hashed (and refused) again.
+    return _cached_model(run.model_path, run.model_sha256, run.kind, stamp)
+
+
+@functools.lru_cache(maxsize=4)  # a few models in memory: a class usually compares two or three
+def _cached_model(path: str, sha: str, kind: str, stamp):
+    return artifacts.load(path, sha, kind)
+
+
+# ---------------------------------------------------------------- prediction
+
+
+def predict(model, image28: np.ndarray) -> np.ndarray:
+    """Probabilities (10,) for one 28x28 uint8 image."""
+    x = np.asarray(image28)
+    if x.shape != (28, 28):
+        raise ValueError(f"expected a 28x28 image, got shape {x.shape}")
+    return np.asarray(model.predict_proba(x.astype(np.uint8)[None])[0], dtype=np.float64)
+
+
+def top_k(probs: np.ndarray, k: int = 3) -> list[Guess]:
+    order = np.argsort(-np.asarray(probs), kind="stable")[:k]
+    return [Guess(int(i), CLASS_NAMES[i], float(probs[i])) for i in order]
+
+
+def classify_file(model, path: str | Path, k: int = 3) -> list[Guess]:
+    """Top-k guesses for a picture file, through the same preprocessing as an upload."""
+    steps = images.from_upload(read_picture(path))
+    if steps.blank:
+        raise images.ImageError("The picture looks blank (almost nothing on it), so there is nothing to classify.")
+    return top_k(predict(model, steps.final), k)
+
+
+def read_picture(path: str | Path) -> bytes:
+    """A file's bytes, with a clear ImageError for anything that is not a readable file."""
+    file = Path(path)
+    try:
+        if not file.exists():
+            raise images.ImageError("No such file. Check the path.")
+        if file.is_dir():
+            raise images.ImageError("This is a folder, not a picture file. Give the picture files inside it.")
+        if not file.is_file():
+            raise images.ImageError("This is not a regular file. Give a picture file.")
+        size = file.stat().st_size
+        if size > images.MAX_BYTES:
+            raise images.ImageError(f"The file is {size / 2**20:.1f} MB; the limit is {images.MAX_BYTES // 2**20} MB. "
+                                    "Use a smaller or more compressed picture.")
+        return file.read_bytes()
+    except OSError as exc:
+        raise images.ImageError(f"The file cannot be read ({exc.strerror or exc}).") from None
+
+
+def steps_row(steps: images.Steps, size: int = 168) -> list[tuple[str, np.ndarray]]:
+    """Every preprocessing step with its caption, as equal square thumbnails for a row on a page."""
+    arrays = (steps.gray, steps.light_on_dark, steps.filled, steps.cropped, steps.final)
+    return [(caption, thumbnail(a, size)) for caption, a in zip(STEP_CAPTIONS, arrays)]
+
+
+def thumbnail(gray: np.ndarray, size: int = 168) -> np.ndarray:
+    """Pad to a square with the border's own colour, then scale to size x size.
+
+    Enlarging is blocky (nearest), so a 28x28 image shows its real pixels instead of a blur."""
+    a = np.asarray(gray, np.uint8)
+    h, w = a.shape
+    side = max(h, w)
+    border = int(np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])))
+    square = np.full((side, side), border, np.uint8)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top:top + h, left:left + w] = a
+    method = Image.Resampling.NEAREST if side <= size else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(square).resize((size, size), method))
+
+
+# ---------------------------------------------------------------- nearest training images
+
+
+@functools.lru_cache(maxsize=2)
+def split(settings: Settings) -> data.Split:
+    """The notebook's split, loaded once per workspace in this process."""
+    return data.load_split(settings)
+
+
+@functools.lru_cache(maxsize=1)
+def _train_index(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The training images flattened to float32 (42,000 x 784, 132 MB) and their squared norms."""
+    flat = split(settings).x_train.reshape(len(split(settings).x_train), -1).astype(np.float32)
+    return flat, np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
+
+
+def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3) -> Neighbours:
+    """The k training images closest to image28 in Euclidean pixel distance.
+
+    Plain numpy rather than sklearn's NearestNeighbors: for one query over 784 dimensions a
+    brute-force matrix-vector product is what any index does anyway (trees do not help in 784-D),
+    it takes ~20 ms, and there is no index object to fit or keep. Ranking uses
+    |x|^2 - 2 x.q in float32; the best candidates are then re-ranked with exact float64
+    differences, so rounding in the fast pass cannot change the answer.
+    """
+    s = split(settings)
+    flat, norms = _train_index(settings)
+    q = np.asarray(image28, np.float32).reshape(-1)
+    approx = norms - 2.0 * (flat @ q)
+    m = min(len(approx), max(32, 10 * k))
+    candidates = np.argpartition(approx, m - 1)[:m]
+    diff = flat[candidates].astype(np.float64) - q
+    exact = np.einsum("ij,ij->i", diff, diff)
+    order = np.lexsort((candidates, exact))[:k]  # ties: the lower index first
+    idx = candidates[order]
+    return Neighbours(idx, s.x_train[idx], s.y_train[idx], np.sqrt(exact[order]))
+
+
+def pick_test_image(settings: Settings, index: int) -> tuple[np.ndarray, int]:
+    """Test image `index` and its true label."""
+    s = split(settings)
+    return s.x_test[index], int(s.y_test[index])
+
+
+# ---------------------------------------------------------------- saliency
+
+
+def saliency(model, image28: np.ndarray) -> np.ndarray | None:
+    """|d logit(top class) / d pixel| for a Keras model (28x28, >= 0); None for other models.
+
+    The gradient of the logit, not of the softmax probability: a confident probability of
+    1.0 has a gradient of zero everywhere in float32, which would show an empty map.
+    """
+    if not isinstance(model, artifacts.KerasModel):
+        return None
+    import tensorflow as tf
+
+    logits_model = _logits_model(model.model)
+    x = tf.convert_to_tensor(np.asarray(image28, np.float32)[None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = logits_model(x, training=False)
+        top = logits[0, int(np.argmax(logits[0]))]
+    return np.abs(tape.gradient(top, x).numpy()[0])
+
+
+@functools.lru_cache(maxsize=4)
+def _logits_model(model):
+    """The same layers and weights on a float32 input, with the final softmax left out.
+
+    The lab's models take uint8 pixels (Rescaling inside), and a uint8 input has no gradient;
+    rebuilding the graph on a float input, reusing every layer object, keeps the weights shared.
+    """
+    import keras
+
+    last = model.layers[-1]
+
+    def reuse(layer):
+        if layer is last and layer.get_config().get("activation") == "softmax":
+            linear = layer.__class__.from_config({**layer.get_config(), "activation": "linear"})
+            linear.build(layer.input.shape)
+            linear.set_weights(layer.get_weights())
+            return linear
+        return layer
+
+    inputs = keras.Input(shape=(28, 28), dtype="float32")
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=reuse)
