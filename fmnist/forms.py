@@ -1,0 +1,251 @@
+"""The training form: which fields a model kind shows, their defaults, and plain widget values -> RunConfig.
+
+Pages render the fields generically and hand back a dict of plain values (str, int, float, bool, None);
+everything that can go wrong comes back as a ConfigError keyed by form field, each message naming it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from fmnist import nets, presets
+from fmnist.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, ConfigError, ConvBlock, ModelSpec, RunConfig
+from fmnist.store import QueueFull
+
+CUSTOM = "custom"
+KERAS = ("mlp", "cnn", "resnet")
+ALL = ("majority", "forest", *KERAS)
+KIND_LABELS = {"mlp": "Fully connected", "cnn": "Convolutional"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    widget: str  # int, float, text, area, choice, bool, optional_int
+    help: str = ""
+    kinds: tuple[str, ...] = KERAS
+    options: tuple = ()
+    step: float | None = None
+    group: str = "training"
+
+
+FIELDS = (
+    Field("conv", "Convolution layers", "area", "One per line: FILTERS x KERNEL, then optionally 'pool N' and 'bn' "
+          "(batch norm), e.g. 64x3, pool 2", kinds=("cnn",), group="model"),
+    Field("dense", "Hidden layer widths", "text", "Units per dense layer, separated by commas, e.g. 255, 1020, 510. "
+          "Leave empty for none.", kinds=KERAS, group="model"),
+    Field("dropout", "Dropout after each dense layer", "text", "One rate for every layer (0.2) or one per layer "
+          "(0.2, 0.2, 0). Empty = no dropout.", kinds=KERAS, group="model"),
+    Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",),
+          step=0.05, group="model"),
+    Field("activation", "Activation", "choice", kinds=KERAS, options=ACTIVATIONS, group="model"),
+    Field("batch_norm", "Batch norm", "bool", "After each hidden dense layer.", kinds=("mlp", "cnn"), group="model"),
+    Field("input_size", "ResNet input size (px)", "int", "The 28x28 image is resized to this (32 to 224).",
+          kinds=("resnet",), group="model"),
+    Field("fine_tune", "Trainable top layers of the base", "int", "0 keeps ResNet50 frozen.", kinds=("resnet",),
+          group="model"),
+    Field("weights", "ResNet weights", "text", "'imagenet', 'none' (train from scratch) or the path of a "
+          "notop .h5 file.", kinds=("resnet",), group="model"),
+    Field("n_estimators", "Trees", "int", "How many trees the forest grows.", kinds=("forest",), group="model"),
+    Field("epochs", "Epochs (at most)", "int", kinds=KERAS),
+    Field("batch_size", "Batch size", "int", kinds=KERAS),
+    Field("optimizer", "Optimizer", "choice", kinds=KERAS, options=OPTIMIZERS),
+    Field("learning_rate", "Learning rate", "float", kinds=KERAS, step=0.0001),
+    Field("lr_schedule", "Learning-rate schedule", "choice", "cosine decays the rate to 0 over the epochs.",
+          kinds=KERAS, options=SCHEDULES),
+    Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.", kinds=KERAS),
+    Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS),
+    Field("min_delta", "Minimum improvement", "float", "A smaller gain in validation accuracy does not count.",
+          kinds=KERAS, step=0.001),
+    Field("restore_best", "Restore best", "bool", "With early stopping: keep the best epoch's weights, "
+          "not the last.", kinds=KERAS),
+    Field("label_smoothing", "Label smoothing", "float", kinds=KERAS, step=0.05),
+    Field("augment", "Augmentation", "bool", "Small shifts, left-right flips and random erasing.", kinds=("cnn",)),
+    Field("subset", "Training images", "optional_int", "Train on a stratified subset (100 to 42,000) for a quick "
+          "run; empty = all 42,000.", kinds=ALL),
+    Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=ALL),
+    Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
+          "refit on train + validation for the test evaluation.", kinds=KERAS),
+    Field("name", "Run name", "text", kinds=ALL),
+)
+LABELS = {f.name: f.label for f in FIELDS}
+HYPER = {f.name for f in FIELDS if f.group == "training"}  # RunConfig fields; the rest live in ModelSpec
+_CONFIG_KEY = re.compile(r"^(?:model\.)?([a-z_]+)(?:\[(\d+)\])?")
+
+
+def fields_for(kind: str, group: str | None = None) -> list[Field]:
+    return [f for f in FIELDS if kind in f.kinds and (group is None or f.group == group)]
+
+
+def choices() -> dict[str, str]:
+    """Selectbox options: preset key -> title, then building your own."""
+    return {**{k: p.title for k, p in presets.all_presets().items()}, CUSTOM: "Build your own"}
+
+
+def start_config(choice: str, kind: str = "mlp") -> RunConfig:
+    """The config a form starts from: a preset's, or a small template for building your own."""
+    if choice != CUSTOM:
+        return presets.config_for(choice)
+    if kind == "cnn":
+        model = ModelSpec("cnn", conv=(ConvBlock(32, 3, 2), ConvBlock(64, 3, 2)), flatten_dropout=0.2,
+                          dense=(128,), dropout=(0.3,))
+        return RunConfig(model, name="My CNN", epochs=20, batch_size=128, early_stopping=True, patience=5)
+    model = ModelSpec("mlp", dense=(256, 128), dropout=(0.2, 0.2))
+    return RunConfig(model, name="My network", epochs=30, batch_size=128, early_stopping=True, patience=5)
+
+
+def initial_values(config: RunConfig) -> dict:
+    """The widget values that show `config`."""
+    m = config.model
+    model = {"dense": format_widths(m.dense), "dropout": format_rates(m.dropout), "conv": format_conv(m.conv),
+             "flatten_dropout": m.flatten_dropout, "activation": m.activation, "batch_norm": m.batch_norm,
+             "input_size": m.input_size, "fine_tune": m.fine_tune, "weights": m.weights or "none",
+             "n_estimators": m.n_estimators}
+    hyper = {f.name: getattr(config, f.name) for f in FIELDS if f.group == "training"}
+    return {**model, **hyper}
+
+
+# -- text fields ----------------------------------------------------------------------------------
+
+def format_widths(widths: tuple[int, ...]) -> str:
+    return ", ".join(str(w) for w in widths)
+
+
+def format_rates(rates: tuple[float, ...]) -> str:
+    return ", ".join(f"{r:g}" for r in rates) if any(rates) else ""
+
+
+def format_conv(blocks: tuple[ConvBlock, ...]) -> str:
+    return "\n".join(f"{b.filters}x{b.kernel}" + (f", pool {b.pool}" if b.pool > 1 else "")
+                     + (", bn" if b.batch_norm else "") for b in blocks)
+
+
+def _items(text: str) -> list[str]:
+    return [t.strip() for t in str(text or "").replace(";", ",").split(",") if t.strip()]
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """'255, 1020, 510' -> (255, 1020, 510); ValueError with a message saying what to type."""
+    widths = []
+    for item in _items(text):
+        if not re.fullmatch(r"\d+", item):
+            raise ValueError(f"'{item}' is not a whole number of units; type widths separated by commas, "
+                             "e.g. 255, 1020, 510")
+        widths.append(int(item))
+    return tuple(widths)
+
+
+def parse_rates(text: str, layers: int) -> tuple[float, ...]:
+    """'0.2' -> that rate for every layer; '0.2, 0.2, 0' -> one per layer; '' -> none."""
+    rates = []
+    for item in _items(text):
+        try:
+            rates.append(float(item))
+        except ValueError:
+            raise ValueError(f"'{item}' is not a number; type rates between 0 and 0.9, e.g. 0.2") from None
+    if len(rates) == 1 and layers > 1:
+        rates *= layers
+    if not any(rates):
+        return ()
+    if len(rates) != layers:
+        raise ValueError(f"give one rate for all {layers} layers or one per layer (got {len(rates)})")
+    return tuple(rates)
+
+
+_CONV_ROW = re.compile(r"(\d+)\s*[x×*]\s*(\d+)\s*(?:,?\s*pool\s*(\d+))?\s*(,?\s*bn)?\s*,?", re.IGNORECASE)
+
+
+def parse_conv(text: str) -> tuple[ConvBlock, ...]:
+    """One block a line (or ';'-separated): '64x3, pool 2, bn' -> ConvBlock(64, 3, 2, True)."""
+    blocks = []
+    rows = [r.strip() for r in re.split(r"[\n;]", str(text or "")) if r.strip()]
+    for n, row in enumerate(rows, 1):
+        match = _CONV_ROW.fullmatch(row)
+        if not match:
+            raise ValueError(f"line {n} '{row}' is not FILTERS x KERNEL[, pool N][, bn]; e.g. 64x3, pool 2")
+        filters, kernel, pool, bn = match.groups()
+        blocks.append(ConvBlock(int(filters), int(kernel), int(pool or 0), bool(bn)))
+    return tuple(blocks)
+
+
+# -- widget values -> RunConfig -------------------------------------------------------------------
+
+def to_config(values: dict, base: RunConfig, user: str = "", max_params: int | None = None) -> RunConfig:
+    """The RunConfig the form describes. Raises ConfigError({form field: message}) if any field is bad."""
+    unparsed: dict[str, str] = {}
+    model = _model(values, base.model, unparsed)  # a field that does not parse keeps base's value meanwhile
+    hyper = {k: v for k, v in values.items() if k in HYPER}
+    config = _named(replace(base, model=model, user=(user or "").strip()[:40], **hyper), base)
+    errors = {**field_errors(config.errors()), **unparsed}
+    if not errors and max_params is not None:
+        try:
+            nets.check_size(config, max_params)
+        except ConfigError as exc:
+            errors = field_errors(exc.errors)
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def _named(config: RunConfig, base: RunConfig) -> RunConfig:
+    """A preset whose layers were edited becomes a custom run, named after the preset unless renamed."""
+    name = (config.name or "").strip() or base.name
+    if config.model != base.model and base.preset != CUSTOM:
+        return config.with_(preset=CUSTOM, name=f"{base.name} (modified)" if name == base.name else name)
+    return config.with_(name=name)
+
+
+def _model(values: dict, base: ModelSpec, errors: dict[str, str]) -> ModelSpec:
+    changes = {k: values[k] for k in ("flatten_dropout", "activation", "batch_norm", "input_size", "fine_tune",
+                                      "n_estimators") if k in values}
+    parsers = {"dense": lambda: parse_widths(values["dense"]), "conv": lambda: parse_conv(values["conv"])}
+    for name, parse in parsers.items():
+        if name in values:
+            try:
+                changes[name] = parse()
+            except ValueError as exc:
+                errors[name] = f"{LABELS[name]}: {exc}"
+    if "dropout" in values and "dense" not in errors:
+        layers = len(changes.get("dense", base.dense))
+        try:
+            changes["dropout"] = parse_rates(values["dropout"], layers)
+        except ValueError as exc:
+            errors["dropout"] = f"{LABELS['dropout']}: {exc}"
+    if "weights" in values:
+        text = str(values["weights"] or "").strip()
+        changes["weights"] = None if text.lower() in ("", "none") else text
+    return replace(base, **changes)
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """{'model.dense[1]': 'must be ...'} -> {'dense': 'Hidden layer widths: layer 2 must be ...'}.
+
+    A key that names no form field (the parameter cap: 'model') is kept as it is."""
+    out: dict[str, str] = {}
+    for key, message in errors.items():
+        match = _CONFIG_KEY.match(key)
+        name, index = (match.group(1), match.group(2)) if match else (key, None)
+        if name not in LABELS:
+            out.setdefault(key, message)
+            continue
+        where = f"layer {int(index) + 1} " if index is not None else ""
+        out.setdefault(name, f"{LABELS[name]}: {where}{message}")
+    return out
+
+
+# -- running the whole notebook ----------------------------------------------------------------
+
+def notebook_configs(user: str = "") -> list[RunConfig]:
+    """Every notebook preset with the notebook's own settings."""
+    return [presets.config_for(key, user=(user or "").strip()[:40]) for key in presets.NOTEBOOK_KEYS]
+
+
+def submit_all(configs: list[RunConfig], submit) -> tuple[list[int], list[str]]:
+    """Submit each config with `submit(config) -> run id`; returns (queued ids, refusal messages)."""
+    queued, refused = [], []
+    for config in configs:
+        try:
+            queued.append(submit(config))
+        except (QueueFull, ConfigError) as exc:
+            refused.append(f"{config.name}: {exc}")
+    return queued, refused

@@ -1,0 +1,152 @@
+"""fmnist.forms: text fields parsed, widget values turned into RunConfigs, every bad field named."""
+from __future__ import annotations
+
+import pytest
+
+from fmnist import forms, presets
+from fmnist.config import ConfigError, ConvBlock, RunConfig
+from fmnist.store import QueueFull
+
+
+def form_values(config: RunConfig) -> dict:
+    """What the page hands over when nothing was edited: the shown fields' initial values."""
+    shown = {f.name for f in forms.fields_for(config.model.kind)}
+    return {k: v for k, v in forms.initial_values(config).items() if k in shown}
+
+
+def errors_of(values: dict, base: RunConfig, **kw) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        forms.to_config(values, base, **kw)
+    return caught.value.errors
+
+
+@pytest.mark.parametrize("text, widths", [("255, 1020", (255, 1020)), ("255,1020,510", (255, 1020, 510)),
+                                           (" 64 ; 32 ", (64, 32)), ("", ()), ("128,", (128,))])
+def test_widths_text_becomes_a_tuple(text, widths):
+    assert forms.parse_widths(text) == widths
+
+
+@pytest.mark.parametrize("text", ["abc", "255, x", "2.5", "-3"])
+def test_bad_widths_text_says_what_to_type(text):
+    with pytest.raises(ValueError, match="is not a whole number of units; type widths separated by commas"):
+        forms.parse_widths(text)
+
+
+def test_rates_one_for_all_one_per_layer_or_none():
+    assert forms.parse_rates("0.2", 3) == (0.2, 0.2, 0.2)
+    assert forms.parse_rates("0.2, 0.2, 0", 3) == (0.2, 0.2, 0.0)
+    assert forms.parse_rates("", 3) == ()
+    assert forms.parse_rates("0, 0", 2) == ()
+    with pytest.raises(ValueError, match="give one rate for all 3 layers or one per layer \\(got 2\\)"):
+        forms.parse_rates("0.2, 0.1", 3)
+    with pytest.raises(ValueError, match="'half' is not a number"):
+        forms.parse_rates("half", 1)
+
+
+def test_conv_rows_parse_with_pool_and_batch_norm():
+    text = "64x3, pool 2\n32 x 3\n32X5 pool 3, bn; 16*3,bn"
+    assert forms.parse_conv(text) == (ConvBlock(64, 3, 2), ConvBlock(32, 3, 0), ConvBlock(32, 5, 3, True),
+                                      ConvBlock(16, 3, 0, True))
+    assert forms.parse_conv("") == ()
+    with pytest.raises(ValueError, match="line 2 'banana' is not FILTERS x KERNEL"):
+        forms.parse_conv("32x3\nbanana")
+
+
+@pytest.mark.parametrize("key", ["cnn1", "cnn2", "lab_best"])
+def test_conv_rows_round_trip_every_preset(key):
+    blocks = presets.get(key).config.model.conv
+    assert forms.parse_conv(forms.format_conv(blocks)) == blocks
+
+
+@pytest.mark.parametrize("key", list(presets.all_presets()))
+def test_an_unedited_form_gives_back_the_preset(key):
+    base = forms.start_config(key)
+    assert forms.to_config(form_values(base), base, user="ana", max_params=30_000_000) == base.with_(user="ana")
+
+
+def test_edited_hyperparameters_keep_the_preset_key():
+    base = forms.start_config("mlp1")
+    config = forms.to_config({**form_values(base), "epochs": 2, "subset": 300, "learning_rate": 0.01}, base)
+    assert (config.preset, config.name, config.epochs, config.subset, config.learning_rate) == \
+        ("mlp1", "Single hidden layer", 2, 300, 0.01)
+    assert config.model == base.model
+
+
+def test_edited_layers_make_a_custom_run_named_after_its_preset():
+    base = forms.start_config("mlp3")
+    config = forms.to_config({**form_values(base), "dense": "255, 100", "dropout": "0.3"}, base)
+    assert config.preset == "custom" and config.name == "3 hidden layers (modified)"
+    assert (config.model.dense, config.model.dropout) == ((255, 100), (0.3, 0.3))
+
+
+def test_building_your_own_cnn():
+    base = forms.start_config(forms.CUSTOM, "cnn")
+    values = {**form_values(base), "conv": "16x3, pool 2, bn", "dense": "64", "dropout": "", "name": "  tiny  "}
+    config = forms.to_config(values, base, user="bo")
+    assert config.model.conv == (ConvBlock(16, 3, 2, True),) and config.model.dense == (64,)
+    assert (config.model.dropout, config.name, config.user, config.preset) == ((), "tiny", "bo", "custom")
+
+
+def test_bad_text_gives_an_error_naming_the_field_and_nothing_else():
+    base = forms.start_config("mlp3")
+    errors = errors_of({**form_values(base), "dense": "abc"}, base)
+    assert errors == {"dense": "Hidden layer widths: 'abc' is not a whole number of units; type widths "
+                               "separated by commas, e.g. 255, 1020, 510"}
+
+
+def test_out_of_range_fields_are_named_by_their_labels():
+    base = forms.start_config("mlp3_reg")
+    errors = errors_of({**form_values(base), "epochs": 0, "dense": "255, 5000, 10", "learning_rate": 0.0,
+                        "subset": 50}, base)
+    assert errors == {
+        "epochs": "Epochs (at most): must be a whole number from 1 to 500 (got 0)",
+        "dense": "Hidden layer widths: layer 2 must be a whole number from 1 to 4096 (got 5000)",
+        "learning_rate": "Learning rate: must be greater than 0 and at most 1 (got 0.0)",
+        "subset": "Training images: must be a whole number from 100 to 42000 (got 50)",
+    }
+
+
+def test_conv_errors_point_at_the_conv_field():
+    base = forms.start_config(forms.CUSTOM, "cnn")
+    errors = errors_of({**form_values(base), "conv": "32x7, pool 4\n32x7"}, base)
+    assert errors == {"conv": "Convolution layers: layer 2 the image shrinks to nothing here: use fewer layers, "
+                              "smaller kernels or less pooling"}
+
+
+def test_parameter_cap_is_reported_under_model():
+    base = forms.start_config("mlp1")
+    errors = errors_of(form_values(base), base, max_params=100_000)
+    assert errors == {"model": "202,735 parameters is over this lab's cap of 100,000; use fewer or narrower layers"}
+
+
+def test_field_errors_maps_config_keys_to_form_fields():
+    assert forms.field_errors({"model.dropout[1]": "must be a number from 0.0 to 0.9 (got 2.0)",
+                               "model.conv": "a convolutional network needs 1 to 6 conv layers (got 0)",
+                               "batch_size": "must be a whole number from 1 to 8192 (got 0)"}) == {
+        "dropout": "Dropout after each dense layer: layer 2 must be a number from 0.0 to 0.9 (got 2.0)",
+        "conv": "Convolution layers: a convolutional network needs 1 to 6 conv layers (got 0)",
+        "batch_size": "Batch size: must be a whole number from 1 to 8192 (got 0)"}
+
+
+def test_fields_shown_per_kind():
+    assert [f.name for f in forms.fields_for("majority")] == ["subset", "seed", "name"]
+    assert [f.name for f in forms.fields_for("forest", "model")] == ["n_estimators"]
+    assert "conv" in [f.name for f in forms.fields_for("cnn")] and "conv" not in [f.name for f in forms.fields_for("mlp")]
+
+
+def test_notebook_configs_are_the_notebook_presets_for_this_user():
+    configs = forms.notebook_configs("ana")
+    assert [c.preset for c in configs] == list(presets.NOTEBOOK_KEYS)
+    assert all(c.user == "ana" for c in configs)
+    assert configs[2] == presets.config_for("mlp1", user="ana")
+
+
+def test_submit_all_collects_refusals():
+    def submit(config):
+        if config.preset in ("mlp3", "cnn1"):
+            raise QueueFull("The queue is full.")
+        return len(config.preset)
+
+    queued, refused = forms.submit_all(forms.notebook_configs(), submit)
+    assert len(queued) == 7
+    assert refused == ["3 hidden layers: The queue is full.", "Single CNN: The queue is full."]

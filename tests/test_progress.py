@@ -1,0 +1,104 @@
+"""fmnist.progress: epoch-time estimates, progress and ETA, checked against arithmetic done by hand."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from fmnist import presets, progress
+
+NOW = 1_000_000.0
+
+
+def epoch(n, seconds, val=0.5):
+    return {"epoch": n, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": val, "seconds": seconds}
+
+
+def ended_run(store, config, seconds, status="finished"):
+    """A run that went through the worker's states, with one epoch row per entry of `seconds`."""
+    run_id = store.create_run(config)
+    store.claim(run_id, pid=1, proc_start=None)
+    for n, s in enumerate(seconds, 1):
+        store.add_epoch(run_id, n, epoch(n, s))
+    if status == "finished":
+        store.finish(run_id, {"epochs": len(seconds)})
+    else:
+        store.mark_stopped(run_id, "stopped by request")
+    return run_id
+
+
+def test_duration_text():
+    assert [progress.duration(s) for s in (0, 42.4, 60, 185, 3599, 3720, 7322)] == \
+        ["0 s", "42 s", "1 min 00 s", "3 min 05 s", "59 min 59 s", "1 h 02 min", "2 h 02 min"]
+
+
+def test_scaling_counts_the_validation_pass():
+    # 42,000 train + 18,000/3 validation = 48,000 units; 300 + 6,000 = 6,300 units.
+    assert progress.scale_epoch_seconds(48.0, None, 300) == pytest.approx(48.0 * 6_300 / 48_000)
+    assert progress.scale_epoch_seconds(6.3, 300, None) == pytest.approx(48.0)
+
+
+def test_estimate_from_earlier_runs_of_the_same_model(store):
+    full = presets.config_for("mlp1")
+    ended_run(store, full, [30.0, 20.0, 22.0])                  # median 22 s on 42,000 images
+    ended_run(store, full.with_(subset=1000), [4.0, 3.5], "stopped")  # median 3.75 s on 1,000 images
+    ended_run(store, full.with_(batch_size=32), [99.0])          # another batch size: ignored
+    ended_run(store, presets.config_for("mlp3"), [77.0])         # another model: ignored
+    wanted = full.with_(subset=300, epochs=2)
+    by_hand = sorted([22.0 * 6_300 / 48_000, 3.75 * 6_300 / 7_000])
+    assert progress.epoch_seconds_estimate(wanted, store) == pytest.approx(sum(by_hand) / 2)
+
+
+def test_no_estimate_without_history_or_for_baselines(store):
+    assert progress.epoch_seconds_estimate(presets.config_for("mlp1"), store) is None
+    ended_run(store, presets.config_for("forest"), [37.0])
+    assert progress.epoch_seconds_estimate(presets.config_for("forest"), store) is None
+
+
+def test_progress_of_a_running_run(run_factory):
+    run = replace(run_factory("mlp1", epochs=10), status="running", started_at=NOW - 100)
+    rows = [epoch(1, 10.0), epoch(2, 12.0), epoch(3, 11.0)]
+    p = progress.progress(run, rows, now=NOW)
+    assert (p.done, p.total, p.elapsed, p.remaining) == (3, 10, 100, 11.0 * 7)
+    assert p.fraction == pytest.approx(0.3)
+    assert p.text() == "Epoch 3 of 10 · 1 min 40 s elapsed · about 1 min 17 s left"
+
+
+def test_progress_before_the_first_epoch(run_factory):
+    run = replace(run_factory("mlp3_reg", epochs=40), status="running", started_at=NOW - 5)
+    assert progress.progress(run, [], now=NOW).text() == \
+        "Epoch 0 of 40 · 5 s elapsed · time left unknown until the first epoch"
+    guessed = progress.progress(run, [], estimate=30.0, now=NOW)
+    assert guessed.remaining == 1200.0
+    assert guessed.text() == "Epoch 0 of 40 · 5 s elapsed · about 20 min 00 s left at most"  # early stopping
+
+
+def test_progress_of_an_ended_run_uses_its_end_time(run_factory):
+    run = replace(run_factory("mlp1", epochs=5), status="stopped", started_at=NOW - 50, ended_at=NOW - 20)
+    p = progress.progress(run, [epoch(1, 9.0), epoch(2, 9.0)], now=NOW)
+    assert (p.elapsed, p.text()) == (30, "Epoch 2 of 5 · 30 s elapsed")
+
+
+def test_curve_marks(run_factory):
+    rows = [epoch(1, 1, 0.7), epoch(2, 1, 0.8), epoch(3, 1, 0.75)]
+    running = replace(run_factory("mlp1"), status="running")
+    assert progress.curve_marks(running, rows) == (2, None)
+    stopped_early = replace(running, status="finished", best_epoch=2, epochs=3, stopped_early=1)
+    assert progress.curve_marks(stopped_early, rows) == (2, 3)
+
+
+def test_queue_rows_put_running_first_and_number_the_waiting(run_factory):
+    waiting_a = replace(run_factory("mlp1", user="ana"), created_at=NOW - 30)
+    waiting_b = replace(run_factory("cnn2", user=""), created_at=NOW - 10)
+    running = replace(run_factory("mlp3", user="bo", epochs=100), status="running", started_at=NOW - 125,
+                      epochs=4, stop_requested_at=NOW - 1)
+    rows = progress.queue_rows([running, waiting_a, waiting_b], now=NOW)
+    assert [(r["id"], r["user"], r["state"], r["for"], r["stopping"]) for r in rows] == [
+        (running.id, "bo", "running, epoch 4 of 100", "2 min 05 s", True),
+        (waiting_a.id, "ana", "waiting, #1 in line", "30 s", False),
+        (waiting_b.id, "(no name)", "waiting, #2 in line", "10 s", False)]
+
+
+def test_label(run_factory):
+    run = replace(run_factory("mlp1", user="ana"), status="finished", val_acc=0.88671)
+    assert progress.label(run) == f"#{run.id} Single hidden layer · finished · val 0.8867 · ana"
