@@ -73,7 +73,8 @@ def _augmentation(x, seed: int):
     from keras import layers
     x = layers.RandomFlip("horizontal", seed=seed)(x)
     x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)(x)
-    return layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), seed=seed)(x) if hasattr(layers, "RandomErasing") else x
+    # Pixels are already in [0, 1] here; the layer's default range (0, 255) would erase with huge values.
+    return layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), fill_value=0.0, value_range=(0, 1), seed=seed)(x)
 
 
 def _conv_stack(x, m: ModelSpec):
@@ -82,7 +83,7 @@ def _conv_stack(x, m: ModelSpec):
         x = layers.Conv2D(block.filters, block.kernel, use_bias=True,
                           activation=None if block.batch_norm else m.activation)(x)
         if block.batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
             x = layers.Activation(m.activation)(x)
         if block.pool > 1:
             x = layers.MaxPooling2D(block.pool)(x)
@@ -94,7 +95,7 @@ def _dense_stack(x, m: ModelSpec):
     for i, units in enumerate(m.dense):
         x = layers.Dense(units, activation=None if m.batch_norm else m.activation)(x)
         if m.batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
             x = layers.Activation(m.activation)(x)
         rate = m.dropout[i] if m.dropout else 0.0
         if rate:
