@@ -6,6 +6,8 @@ import dataclasses
 import os
 import sys
 
+from fmnist.bench import GROUP_NAMES
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -31,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="the top three classes for picture files, from a finished run")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--run", type=int, metavar="RUN_ID", help="default: the best validation accuracy")
+    b = sub.add_parser("bench", help="the performance benchmarks (a table, and a JSON report)")
+    b.add_argument("--quick", action="store_true", help="tiny sizes and 1-2 repetitions: a smoke test")
+    b.add_argument("--only", nargs="+", choices=GROUP_NAMES, metavar="GROUP",
+                   help=f"run only these groups: {', '.join(GROUP_NAMES)}")
+    b.add_argument("--json", metavar="FILE", help="where the report goes (default: <workspace>/bench-report.json)")
     w = sub.add_parser("worker", help=argparse.SUPPRESS)
     w.add_argument("run_id", type=int)
     return p

@@ -135,5 +135,19 @@ def setup(args) -> int:
     return 0
 
 
+def bench(args) -> int:
+    from pathlib import Path
+
+    from fmnist.bench import GROUP_NAMES, plan, report, suite
+    settings = load()
+    out = Path(args.json) if args.json else settings.home / "bench-report.json"
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress; the table goes to stdout
+    result = suite.run(args.only or list(GROUP_NAMES), plan.plan_for(args.quick), settings, log)
+    report.write_json(result, out)
+    print(report.text(result))
+    print(f"\nreport written to {out}")
+    return 1 if result["errors"] else 0
+
+
 COMMANDS = {"setup": setup, "presets": list_presets, "train": train, "runs": runs, "stop": stop,
-            "reproduce": reproduce, "worker": worker, "predict": predict}
+            "reproduce": reproduce, "worker": worker, "predict": predict, "bench": bench}

@@ -1,0 +1,137 @@
+"""The fits benchmarks time: a bare Keras fit and the lab's run path, each building the model identically.
+
+Epochs are timed between the ends of consecutive epochs (a perf_counter mark after each epoch's
+callbacks, the store commit included on the lab's side), so both sides are measured the same way."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fmnist.bench.measure import marks_to_epochs
+from fmnist.config import RunConfig
+from fmnist.data import Split, stratified_subset
+from fmnist.store import Store
+
+NO_TIME_LIMIT_S = 24 * 3600
+
+
+@dataclass
+class Fit:
+    epoch_seconds: list[float]  # the first includes building the model and tracing the graph
+    val_acc: list[float]        # per epoch
+    model: object               # the Keras model (or the lab's ForestModel)
+    total_s: float
+
+
+def subset(split: Split, train_n: int | None, val_n: int | None = None, test_n: int | None = None,
+           seed: int = 0) -> Split:
+    """A smaller split with every class in proportion; None keeps a part whole."""
+    parts = {}
+    for name, n in (("train", train_n), ("val", val_n), ("test", test_n)):
+        x, y = split.part(name)
+        idx = stratified_subset(y, n, seed) if n else np.arange(len(y))
+        parts[f"x_{name}"], parts[f"y_{name}"] = x[idx], y[idx]
+    return Split(**parts, source=split.source)
+
+
+def onehot(y: np.ndarray) -> np.ndarray:
+    import keras
+    return keras.utils.to_categorical(y, 10)
+
+
+def build(config: RunConfig, n_train: int, **compile_kw):
+    """The lab's model and compile step (fmnist.train's own), after the same seed; compile_kw overrides."""
+    import keras
+
+    from fmnist import nets, train
+
+    keras.utils.set_random_seed(config.seed)
+    model = nets.build(config)
+    train._compile(model, config, math.ceil(n_train / config.batch_size))
+    if compile_kw:  # nothing is trained yet, so compiling again only changes how steps run
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], **compile_kw)
+    return model
+
+
+def _epoch_marker(marks: list[float]):
+    """A callback with only epoch hooks, so Keras keeps dispatching batch callbacks asynchronously."""
+    import keras
+
+    class Marker(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            marks.append(time.perf_counter())
+
+    return Marker()
+
+
+def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays",
+             callbacks=(), **compile_kw) -> Fit:
+    """Plain model.fit: uint8 arrays and one-hot labels (or a tf.data pipeline), verbose=0."""
+    import keras
+
+    keras.backend.clear_session()
+    model = build(config, len(split.x_train), **compile_kw)
+    marks: list[float] = []
+    x, y = split.x_train, onehot(split.y_train)
+    val = (split.x_val, onehot(split.y_val)) if validate else None
+    kw = dict(batch_size=config.batch_size)
+    if pipeline == "tf.data":
+        x = _dataset(x, y, config.batch_size, shuffle_seed=config.seed)
+        val = None if val is None else _dataset(*val, config.batch_size)
+        y, kw = None, {}
+    start = time.perf_counter()
+    history = model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=0,
+                        callbacks=[*callbacks, _epoch_marker(marks)], **kw)
+    total = time.perf_counter() - start
+    return Fit(marks_to_epochs(start, marks), history.history.get("val_accuracy", []), model, total)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """A tf.data pipeline: reshuffled each epoch (when a seed is given), batched, prefetched."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def lab_fit(config: RunConfig, split: Split, store: Store) -> Fit:
+    """The lab's run path: fmnist.train.fit with the runner's store hooks on a real Store (a run per call)."""
+    import keras
+
+    from fmnist import runner, train
+
+    keras.backend.clear_session()
+    run_id = store.create_run(config)
+    store.mark_running(run_id, os.getpid())
+    hooks = runner.store_hooks(store, run_id, NO_TIME_LIMIT_S)
+    marks: list[float] = []
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        hooks.on_epoch(epoch, metrics)
+        marks.append(time.perf_counter())
+
+    start = time.perf_counter()
+    result = train.fit(config, split, replace(hooks, on_epoch=on_epoch))
+    total = time.perf_counter() - start
+    store.finish(run_id, result.fields())
+    vals = [row["val_accuracy"] for row in store.epochs(run_id)]
+    model = getattr(result.model, "model", result.model)
+    return Fit(marks_to_epochs(start, marks), vals, model, total)
+
+
+def weight_gap(a, b) -> float:
+    """The largest absolute difference between two models' weights (0.0: the same model)."""
+    return max(float(np.max(np.abs(wa - wb))) for wa, wb in zip(a.get_weights(), b.get_weights()))
+
+
+def same_results(a: Fit, b: Fit) -> str:
+    """In words: do two fits of one configuration end with the same weights and validation accuracy?"""
+    gap = weight_gap(a.model, b.model)
+    acc = f"val accuracy {a.val_acc[-1]:.4f} vs {b.val_acc[-1]:.4f}"
+    return f"identical weights, {acc}" if gap == 0 else f"weights differ by up to {gap:.1e}, {acc}"

@@ -1,0 +1,51 @@
+"""Group `overhead`: an epoch through the lab's run path (store hooks on a real Store) against a bare model.fit.
+
+Same model, seed, data and batch size on both sides; the sides alternate; only epochs after the first
+(which traces the graph) are timed. mlp1 (82 batches of 512) is the notebook's first network; mlp3 at
+batch 32 has the most batches an image, so per-batch costs (the stop check) show most there."""
+from __future__ import annotations
+
+from fmnist import presets
+from fmnist.bench.fits import bare_fit, lab_fit, same_results
+from fmnist.bench.measure import Figure, Target, alternate, compare, later_epochs
+from fmnist.store import Store
+
+RATIO_TARGET = 1.03
+
+
+def workloads(ctx) -> list[tuple[str, object]]:
+    plan = ctx.plan
+    return [("mlp1", ctx.part(plan.train_n, plan.val_n, plan.test_n)),
+            ("mlp3", ctx.part(plan.small_n, plan.small_n // 2, plan.small_n // 2))]
+
+
+def run(ctx) -> list[Figure]:
+    store = Store(ctx.tmp / "overhead.db")
+    figures = []
+    try:
+        for key, split in workloads(ctx):
+            figures += _compare(ctx, key, split, store)
+    finally:
+        store.close()
+    return figures
+
+
+def _compare(ctx, key: str, split, store: Store) -> list[Figure]:
+    config = presets.config_for(key, epochs=ctx.plan.epochs)
+    last = {}
+
+    def side(name, fit):
+        def go() -> float:
+            last[name] = fit(config, split, store) if name == "lab" else fit(config, split)
+            return later_epochs(last[name].epoch_seconds)
+        return go
+
+    ctx.log(f"  {key}: {ctx.plan.fit_reps} alternating pairs of {config.epochs}-epoch fits")
+    lab_s, bare_s = alternate(side("lab", lab_fit), side("bare", bare_fit), ctx.plan.fit_reps)
+    what = f"{key} epoch: {len(split.x_train):,} images + {len(split.x_val):,} val, batch {config.batch_size}"
+    bare = Figure(f"overhead.{key}.bare", f"{what}, bare model.fit", "s/epoch", bare_s)
+    lab = compare(Figure(f"overhead.{key}.lab", f"{what}, lab run path", "s/epoch", lab_s,
+                         Target("<=", RATIO_TARGET, "ratio")), bare)
+    lab.note = (f"pairs {min(lab.pair_ratios):.3f}-{max(lab.pair_ratios):.3f}; "
+                f"same run, lab vs bare: {same_results(last['lab'], last['bare'])}")
+    return [bare, lab]

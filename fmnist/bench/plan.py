@@ -1,0 +1,41 @@
+"""How big each benchmark is: the full run, or the quick smoke test that CI runs in well under a minute."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    reps: int                  # alternating pairs for cheap comparisons
+    fit_reps: int              # alternating pairs for comparisons that train a network
+    epochs: int                # per timed fit; the first epoch (graph tracing) is never timed
+    train_n: int | None        # training images for mlp1-sized work (None = all 42,000)
+    val_n: int | None          # validation images (None = all 18,000)
+    test_n: int | None         # test images (None = all 10,000)
+    small_n: int               # training images for batch-32 and CNN work, which is 10-40x slower an image
+    forest_n: int              # training images for the random forest comparison
+    nb_epochs: int             # epochs of the notebook-vs-lab whole runs
+    probe_reps: int            # alternating pairs of fresh processes for threading settings
+    scale_sizes: tuple[int, ...]
+    scale_params_n: int        # training images for the parameter-count sweep
+    predict_calls: int         # single-image calls straight through the model
+    predict_api_calls: int     # single-image model.predict calls (each 10x slower)
+    page_reps: int             # fresh processes per page render
+    store_runs: int            # finished runs in the results-page store
+    latency_epochs: int        # epochs written for the live-chart latency
+
+
+FULL = Plan(quick=False, reps=5, fit_reps=4, epochs=3, train_n=None, val_n=None, test_n=None,
+            small_n=5_000, forest_n=10_000, nb_epochs=5, probe_reps=2,
+            scale_sizes=(2_500, 5_000, 10_000, 42_000), scale_params_n=5_000,
+            predict_calls=200, predict_api_calls=30, page_reps=3, store_runs=10_000, latency_epochs=50)
+
+QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, test_n=200,
+             small_n=200, forest_n=300, nb_epochs=2, probe_reps=1,
+             scale_sizes=(200, 400), scale_params_n=200,
+             predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10)
+
+
+def plan_for(quick: bool) -> Plan:
+    return QUICK if quick else FULL

@@ -1,0 +1,135 @@
+"""`python -m fmnist bench --quick`, run as a user runs it: the report's structure and its arithmetic."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist.bench import measure, report
+from fmnist.bench.pages import fragment_period
+
+REPO = Path(__file__).resolve().parent.parent
+GROUPS = ["data", "overhead", "predict"]
+EXPECTED = {"data.parse_idx", "data.load_cache", "overhead.mlp1.bare", "overhead.mlp1.lab", "overhead.mlp3.bare",
+            "overhead.mlp3.lab", "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model"}
+KEYS = {"name", "group", "figure", "unit", "median", "min", "max", "q1", "q3", "n", "samples", "vs", "ratio",
+        "pair_ratios", "target", "met", "note"}
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("FMNIST_DATA_DIR", None)
+    return subprocess.run([sys.executable, "-m", "fmnist", "bench", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One quick bench of three groups in its own workspace (it builds the dataset cache there)."""
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir() and not os.environ.get("FMNIST_DATA_DIR"):
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "report.json"
+    done = _run(tmp / "home", "--quick", "--only", *GROUPS, "--json", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_the_report_holds_every_benchmark_of_the_chosen_groups(quick):
+    rep, _ = quick
+    assert rep["quick"] is True and rep["groups"] == GROUPS
+    assert rep["errors"] == [] and rep["skipped"] == []
+    assert {r["name"] for r in rep["results"]} == EXPECTED
+    for r in rep["results"]:
+        assert set(r) == KEYS and r["name"].startswith(r["group"] + ".") and r["unit"] and r["figure"]
+
+
+def test_figures_are_positive_and_summarise_their_samples(quick):
+    for r in quick[0]["results"]:
+        samples = r["samples"]
+        assert r["n"] == len(samples) >= 1
+        assert all(math.isfinite(s) and s > 0 for s in samples), r["name"]
+        assert r["median"] == pytest.approx(float(np.median(samples)))
+        assert (r["min"], r["max"]) == (min(samples), max(samples))
+        assert r["min"] <= r["q1"] <= r["median"] <= r["q3"] <= r["max"]
+
+
+def test_ratios_are_the_ratio_of_the_two_reported_medians(quick):
+    by_name = {r["name"]: r for r in quick[0]["results"]}
+    compared = {r["name"]: r["vs"] for r in by_name.values() if r["ratio"] is not None}
+    assert compared == {"overhead.mlp1.lab": "overhead.mlp1.bare", "overhead.mlp3.lab": "overhead.mlp3.bare",
+                        "predict.model_predict": "predict.direct"}
+    for name, vs in compared.items():
+        subject, base = by_name[name], by_name[vs]
+        assert subject["ratio"] == pytest.approx(subject["median"] / base["median"], rel=1e-12)
+        paired = len(subject["samples"]) == len(base["samples"])  # alternated sides line up pair by pair
+        expected = [a / b for a, b in zip(subject["samples"], base["samples"])] if paired else []
+        assert subject["pair_ratios"] == pytest.approx(expected)
+
+
+def test_targets_are_judged_on_the_reported_figures(quick):
+    by_name = {r["name"]: r for r in quick[0]["results"]}
+    cache, direct = by_name["data.load_cache"], by_name["predict.direct"]
+    assert cache["target"] == "< 0.3 s" and cache["met"] == (cache["median"] < 0.3)
+    assert direct["target"] == "< 20 ms" and direct["met"] == (direct["median"] < 20)
+    for key in ("mlp1", "mlp3"):
+        lab = by_name[f"overhead.{key}.lab"]
+        assert lab["target"] == "ratio <= 1.03" and lab["met"] == (lab["ratio"] <= 1.03)
+
+
+def test_the_lab_run_path_trains_exactly_the_model_a_bare_fit_trains(quick):
+    by_name = {r["name"]: r for r in quick[0]["results"]}
+    for key in ("mlp1", "mlp3"):
+        assert "same run, lab vs bare: identical weights" in by_name[f"overhead.{key}.lab"]["note"]
+
+
+def test_the_printed_table_has_a_row_for_each_benchmark(quick):
+    rep, stdout = quick
+    lines = stdout.splitlines()
+    assert lines[0].split()[:4] == ["name", "figure", "unit", "median"]
+    for r in rep["results"]:
+        row = next(line for line in lines if line.split() and line.split()[0] == r["name"])
+        assert measure.short(r["median"]) in row and r["unit"] in row
+        if r["ratio"] is not None:
+            assert f"{r['ratio']:.3f} vs" in row
+    assert "report written to" in stdout
+
+
+def test_an_unknown_group_is_refused_with_the_valid_names(tmp_path):
+    done = _run(tmp_path / "home", "--only", "gpu")
+    assert done.returncode == 2
+    assert "invalid choice: 'gpu'" in done.stderr and "'overhead'" in done.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def test_alternating_flips_the_order_every_repetition():
+    calls = []
+    a, b = measure.alternate(lambda: calls.append("a") or 1.0, lambda: calls.append("b") or 2.0, 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"] and a == [1.0] * 3 and b == [2.0] * 3
+
+
+def test_compare_and_targets_by_hand():
+    base = measure.Figure("g.base", "base", "s", [1.0, 2.0, 4.0])
+    fig = measure.compare(measure.Figure("g.new", "new", "s", [2.0, 3.0, 4.0],
+                                         measure.Target("<=", 1.4, "ratio")), base)
+    assert fig.ratio == 1.5 and fig.pair_ratios == [2.0, 1.5, 1.0]
+    assert fig.to_json()["met"] is False and fig.to_json()["target"] == "ratio <= 1.4"
+    text = report.table({"results": [base.to_json(), fig.to_json()], "skipped": [{"name": "g.x", "reason": "why"}]})
+    assert "1.500 vs base" in text and "ratio <= 1.4 (MISSED)" in text and "g.x" in text and "why" in text
+
+
+def test_the_fragment_period_is_read_from_the_page_source(tmp_path):
+    page = tmp_path / "train.py"
+    page.write_text("POLL_S = 3\nst.fragment(run_every=POLL_S if polling else None)(show)()\n")
+    assert fragment_period(page) == 3.0
+    page.write_text("@st.fragment(run_every=1.5)\ndef live(): pass\n")
+    assert fragment_period(page) == 1.5
+    page.write_text("st.write('no fragment')\n")
+    assert fragment_period(page) is None
