@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
+import zlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +81,7 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as fh:
                 return fh.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DatasetError(f"{path}: cannot be read ({exc}). {HOW_TO_FIX}") from exc
 
 
@@ -177,7 +179,7 @@ def load_split(settings: Settings) -> Split:
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DatasetError(f"The dataset cache {path} is damaged ({exc}); delete it and it will be rebuilt.") from exc
     source = str(arrays.pop("source"))
     return Split(**arrays, source=source)

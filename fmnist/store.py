@@ -123,6 +123,9 @@ class Store:
             raise StoreError(_explain(self.path, exc)) from exc
         try:
             yield self.conn
+        except sqlite3.DatabaseError as exc:
+            self.conn.execute("ROLLBACK")
+            raise StoreError(_explain(self.path, exc)) from exc
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -295,6 +298,25 @@ class Store:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return int(self._read(f"SELECT COUNT(*) FROM runs {where}", args)[0][0])
 
+    def search(self, statuses=(), name_contains: str = "", presets=(), limit: int = 50, offset: int = 0) -> list[Run]:
+        """Runs matching the filters, newest first, one page of them (filtered and paged in SQL)."""
+        where, args = _filters(statuses, name_contains, presets)
+        rows = self._read(f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+        return [Run(**dict(r)) for r in rows]
+
+    def count_matching(self, statuses=(), name_contains: str = "", presets=()) -> int:
+        where, args = _filters(statuses, name_contains, presets)
+        return int(self._read(f"SELECT COUNT(*) FROM runs {where}", args)[0][0])
+
+    def best_val(self) -> Run | None:
+        """The finished run with the highest validation accuracy (the oldest of a tie)."""
+        rows = self._read("SELECT * FROM runs WHERE status='finished' AND val_acc IS NOT NULL "
+                          "ORDER BY val_acc DESC, id ASC LIMIT 1")
+        return Run(**dict(rows[0])) if rows else None
+
+    def presets_used(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT DISTINCT preset FROM runs ORDER BY preset")]
+
     def find_active_duplicate(self, dedup_key: str, within_s: float) -> int | None:
         rows = self._read("SELECT id FROM runs WHERE dedup_key=? AND created_at>=? ORDER BY id DESC LIMIT 1",
                           (dedup_key, time.time() - within_s))
@@ -320,6 +342,20 @@ class Store:
 
 def _num(value):
     return None if value is None else float(value)
+
+
+def _filters(statuses, name_contains: str, presets) -> tuple[str, list]:
+    clauses, args = [], []
+    if statuses:
+        clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+        args += list(statuses)
+    if presets:
+        clauses.append(f"preset IN ({','.join('?' * len(presets))})")
+        args += list(presets)
+    if name_contains.strip():
+        clauses.append("instr(lower(name), lower(?)) > 0")  # instr, not LIKE: % and _ in a name stay literal
+        args.append(name_contains.strip())
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
 
 def _connect(path: Path, create: bool) -> sqlite3.Connection:
@@ -360,6 +396,8 @@ def _explain(path: Path, exc: sqlite3.Error) -> str:
     text = str(exc)
     if "readonly" in text or "read-only" in text:
         return f"The run store {path} is read-only ({text}). Make it writable or set FMNIST_HOME elsewhere."
+    if "full" in text:
+        return f"The run store {path} could not be written: {text}. Free some disk space and try again."
     if "not a database" in text or "malformed" in text or "schema version" in text:
         return (f"The run store {path} cannot be used: {text}. It was left untouched; move it aside "
                 "(for example to runs.db.bad) and the lab starts a new, empty store.")

@@ -137,10 +137,6 @@ def test_a_gz_file_cut_short_raises_naming_the_file(tmp_path):
     assert_helpful(info.value, path)
 
 
-@pytest.mark.xfail(strict=True, raises=zlib.error, reason=(
-    "fmnist/data.py _read_bytes() catches OSError, EOFError and gzip.BadGzipFile but not zlib.error, which "
-    "gzip raises for a damaged deflate stream ('Error -3 while decompressing data'); the raw zlib.error "
-    "escapes instead of a DatasetError naming the file and the apt-get fix"))
 def test_a_gz_file_with_damaged_compressed_data_raises_dataset_error(tmp_path):
     whole = bytearray(gzip.compress(idx_images(np.zeros((3, 28, 28), np.uint8)), mtime=0))
     whole[12:16] = b"\xff" * 4  # just after the 10-byte gzip header: the deflate block header
@@ -283,10 +279,6 @@ def test_damaged_cache_raises_with_advice(workspace):
     assert path.read_bytes() == b"this is not an npz file at all"
 
 
-@pytest.mark.xfail(strict=True, raises=zipfile.BadZipFile, reason=(
-    "fmnist/data.py load_split() turns OSError/ValueError/KeyError/EOFError from np.load into 'the dataset "
-    "cache ... is damaged; delete it', but a truncated or bit-flipped .npz raises zipfile.BadZipFile "
-    "('File is not a zip file' / 'Bad CRC-32'), which escapes raw"))
 @pytest.mark.parametrize("damage", ["cut in half", "bytes overwritten"])
 def test_a_truncated_cache_raises_dataset_error(tmp_path, monkeypatch, workspace, damage):
     folder = tmp_path / "mine"

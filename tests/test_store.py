@@ -265,10 +265,6 @@ def test_a_read_only_connection_is_refused_with_advice(store, run_factory):
     assert store.epochs(run.id) == []
 
 
-@pytest.mark.xfail(strict=True, raises=sqlite3.OperationalError, reason=(
-    "fmnist/store.py Store.write() turns only BEGIN IMMEDIATE / COMMIT failures into StoreError; a statement "
-    "that fails inside the transaction (here SQLITE_FULL, 'database or disk is full') escapes as a raw "
-    "sqlite3.OperationalError, which callers catching StoreError (commands.USER_ERRORS, worker) do not expect"))
 def test_a_full_disk_during_a_write_becomes_store_error(store, run_factory):
     run = run_factory(status="finished")
     pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
