@@ -1,0 +1,100 @@
+"""Sketch: draw, upload or pick a garment; see what the model sees, what it predicts, and why."""
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from fmnist import charts, predict
+from fmnist.artifacts import ArtifactError
+from fmnist.data import CLASS_NAMES, DatasetError
+from fmnist.images import ImageError, from_canvas, from_upload
+from pages._common import lab_settings, store
+
+TOOLS = {"freedraw": "✏️ Free", "line": "╱ Line", "rect": "▭ Rectangle", "circle": "◯ Circle",
+         "polygon": "⬠ Polygon"}
+
+st.title("✏️ Sketch a garment")
+st.caption("Draw a garment, upload a picture or pick a test image: a trained model says what it sees, and why.")
+
+runs = {r.id: r for r in predict.finished_runs(store())}
+if not runs:
+    st.info("Train a model first: predictions come from a finished run.")
+    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.stop()
+run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="run",
+                      bind="query-params", help="Every finished run; the best validation accuracy comes first.")
+
+left, right = st.columns([5, 6], gap="large")
+draw, upload, pick = left.tabs(["Draw", "Upload", "Pick a test image"], key="source", on_change="rerun",
+                               bind="query-params")
+steps = image = truth = None
+if draw.open:
+    with draw:
+        tool = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default="freedraw", required=True)
+        brush = st.slider("Brush width", 4, 60, 24, help="Width of free-hand strokes and lines, in canvas pixels.")
+        # Light ink on black, like the dataset; shapes are filled because garments are silhouettes.
+        canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", fill_color="#FFFFFF",
+                           background_color="#000000", drawing_mode=tool, height=280, width=280,
+                           update_streamlit=True, return_image_data=True, key="canvas")
+        st.caption("Undo, redo, clear and edit (move, resize, delete) are in the canvas toolbar; a polygon "
+                   "is sent when you click its first point again. Tip: the dataset's shoes point left.")
+    steps = from_canvas(canvas.image_data) if canvas.image_data is not None else None
+    waiting = "Draw something first: one garment, as big as the canvas."
+elif upload.open:
+    with upload:
+        file = st.file_uploader("A picture of one garment", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                                help="Any background: a light one is inverted, like the dataset's dark one.")
+        try:
+            steps = from_upload(file.getvalue()) if file is not None else None
+        except ImageError as exc:
+            st.error(str(exc))
+            st.stop()
+    waiting = "This picture looks blank: upload a picture of one garment." if file else \
+        "Upload a picture of one garment: PNG, JPEG, GIF, BMP or WebP, up to 5 MB."
+else:
+    with pick:
+        index = st.number_input("Test image number", 0, 9999, 0, key="test_index", bind="query-params")
+        try:
+            image, truth = predict.pick_test_image(lab_settings(), int(index))
+        except DatasetError as exc:
+            st.error(str(exc))
+            st.stop()
+        st.image(predict.thumbnail(image, 224), caption=f"True label: {CLASS_NAMES[truth]}")
+if steps is not None and not steps.blank:
+    image = steps.final
+if image is None:
+    right.info(waiting)
+    st.stop()
+
+try:
+    model = predict.load_model(store(), run_id)
+except (ArtifactError, predict.PredictError) as exc:
+    right.error(str(exc))
+    st.stop()
+probs = predict.predict(model, image)
+best = predict.top_k(probs, 1)[0]
+with right:
+    st.markdown(f"# {best.name}, {best.prob:.0%}")
+    if truth is not None:
+        st.markdown(f"{'✅' if best.label == truth else '❌'} True label: **{CLASS_NAMES[truth]}**")
+    st.plotly_chart(charts.probabilities(probs, CLASS_NAMES), width="stretch")
+
+if steps is not None:
+    st.subheader("What the model sees")
+    for col, (caption, thumb) in zip(st.columns(5), predict.steps_row(steps)):
+        col.image(thumb, caption=caption)
+
+why, similar = st.columns(2, gap="large")
+sal = predict.saliency(model, image)
+if sal is None:
+    why.info("Saliency needs a neural network: choose an MLP or CNN run to see which pixels mattered.")
+else:
+    why.plotly_chart(charts.saliency_overlay(image, sal, title=f"Pixels that sway '{best.name}' most"), width="stretch")
+try:
+    with similar, st.spinner("Searching the 42,000 training images..."):
+        near = predict.nearest_training_images(lab_settings(), image)
+    titles = [CLASS_NAMES[y] for y in near.labels]
+    similar.plotly_chart(charts.image_grid(near.images, titles, cols=3, title="Nearest training images"),
+                         width="stretch")
+    similar.caption("Closest in raw pixels (Euclidean distance " + ", ".join(f"{d:.0f}" for d in near.distances)
+                    + "). A model learns patterns, not a lookup: its answer and these can disagree.")
+except DatasetError as exc:
+    similar.warning(f"Nearest training images are unavailable: {exc}")

@@ -1,0 +1,115 @@
+"""The sketch page under AppTest: no run, a bad upload, a picked test image, a blank canvas."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fmnist import data, predict
+from fmnist.artifacts import MajorityModel
+from fmnist.config import ModelSpec
+from fmnist.data import CLASS_NAMES
+from tests.test_predict import TINY_MLP, add_finished_run, fit
+
+REPO = Path(__file__).resolve().parents[2]
+# st.page_link only accepts pages registered with st.navigation, and resolves them next to the
+# main script: a two-page app in tmp_path, its pages/ linked to the repository's, stands in for app.py.
+HARNESS = f"""
+import streamlit as st
+st.navigation([st.Page({str(REPO / "pages/sketch.py")!r}, default=True),
+               st.Page({str(REPO / "pages/train.py")!r})]).run()
+"""
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    predict._cached_model.cache_clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_mlp(split):
+    return fit(TINY_MLP, split.x_train[:1000], split.y_train[:1000])
+
+
+@pytest.fixture
+def with_dataset(workspace, split_workspace, split):
+    """The session's dataset cache copied into this test's workspace: no rebuild."""
+    shutil.copy(data.cache_path(split_workspace), data.cache_path(workspace))
+    return workspace
+
+
+@pytest.fixture
+def page(tmp_path):
+    (tmp_path / "pages").symlink_to(REPO / "pages")
+    (tmp_path / "app.py").write_text(HARNESS)
+    return lambda: AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60)
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_without_a_finished_run_it_says_train_first(workspace, page):
+    at = page().run()
+    assert not at.exception
+    assert texts(at.info) == ["Train a model first: predictions come from a finished run."]
+    assert [(link.proto.label, link.proto.page) for link in at.get("page_link")] == [("Go to Train", "train")]
+    assert not at.selectbox
+
+
+def test_a_bad_upload_shows_its_error_and_nothing_else(store, workspace, tiny_mlp, page):
+    add_finished_run(store, tiny_mlp, TINY_MLP, workspace.models_dir)
+    at = page()
+    at.session_state["source"] = "Upload"
+    at.run()
+    assert texts(at.info) == ["Upload a picture of one garment: PNG, JPEG, GIF, BMP or WebP, up to 5 MB."]
+    at.file_uploader[0].upload("shoe.png", b"this is a text file, renamed", "image/png").run()
+    assert not at.exception
+    assert texts(at.error) == ["This file is not an image Pillow can read (PNG, JPEG, GIF, BMP, WebP). "
+                               "Upload a picture file."]
+    assert not at.get("plotly_chart") and not at.info
+    assert not [m for m in texts(at.markdown) if m.startswith("# ")]
+
+
+def test_a_picked_test_image_gets_a_prediction_headline(store, with_dataset, tiny_mlp, split, page):
+    run = add_finished_run(store, tiny_mlp, TINY_MLP, with_dataset.models_dir)
+    at = page()
+    at.session_state["source"] = "Pick a test image"
+    at.run()
+    at.number_input(key="test_index").set_value(7).run()
+    assert not at.exception
+    assert at.selectbox(key="run").value == run.id
+    probs = tiny_mlp.predict_proba(split.x_test[7:8])[0]  # independent of the page's code path
+    top, truth = int(probs.argmax()), int(split.y_test[7])
+    headline = f"# {CLASS_NAMES[top]}, {probs[top]:.0%}"
+    assert headline in texts(at.markdown)
+    assert f"True label: **{CLASS_NAMES[truth]}**" in "\n".join(texts(at.markdown))
+    # probabilities, saliency and the nearest training images
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_a_baseline_run_explains_that_saliency_needs_a_network(store, with_dataset, page):
+    add_finished_run(store, MajorityModel(7), ModelSpec("majority"), with_dataset.models_dir)
+    at = page()
+    at.session_state["source"] = "Pick a test image"
+    at.run()
+    assert not at.exception
+    assert "# Sneaker, 100%" in texts(at.markdown)
+    assert texts(at.info) == ["Saliency needs a neural network: choose an MLP or CNN run to see which pixels mattered."]
+
+
+def test_the_empty_canvas_asks_for_a_drawing(store, workspace, tiny_mlp, page):
+    add_finished_run(store, tiny_mlp, TINY_MLP, workspace.models_dir)
+    at = page().run()
+    assert not at.exception
+    assert texts(at.info) == ["Draw something first: one garment, as big as the canvas."]
+    assert not at.get("plotly_chart")
