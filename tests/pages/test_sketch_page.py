@@ -113,3 +113,19 @@ def test_the_empty_canvas_asks_for_a_drawing(store, workspace, tiny_mlp, page):
     assert not at.exception
     assert texts(at.info) == ["Draw something first: one garment, as big as the canvas."]
     assert not at.get("plotly_chart")
+
+
+def test_a_good_upload_shows_every_step_and_the_prediction(store, with_dataset, tiny_mlp, split, page):
+    from fmnist.images import from_upload
+    from tests.test_predict import dark_on_light_png
+
+    add_finished_run(store, tiny_mlp, TINY_MLP, with_dataset.models_dir)
+    picture = dark_on_light_png(split.x_test[0])
+    at = page()
+    at.session_state["source"] = "Upload"
+    at.run()
+    at.file_uploader[0].upload("boot.png", picture, "image/png").run()
+    assert not at.exception and not at.error
+    assert [c for img in at.get("image") for c in img.captions] == list(predict.STEP_CAPTIONS)
+    probs = tiny_mlp.predict_proba(from_upload(picture).final[None])[0]
+    assert f"# {CLASS_NAMES[int(probs.argmax())]}, {probs.max():.0%}" in texts(at.markdown)
