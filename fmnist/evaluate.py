@@ -1,0 +1,106 @@
+"""Test-set evaluation of one run: test accuracy and error beside validation, the confusion matrix,
+a per-class report and every misclassified test image. Computed once per model, kept in the store."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fmnist import artifacts
+from fmnist.data import CLASS_NAMES, Split, load_split
+from fmnist.settings import Settings
+from fmnist.store import Store
+
+LABELS = list(range(len(CLASS_NAMES)))
+WHY_LAST = ("The test set is kept for last: every look at test accuracy that influences a choice (which model, "
+            "which settings) makes that figure optimistic. Choose on validation accuracy, then look at test "
+            "accuracy once, to report it.")
+
+
+class EvaluationError(RuntimeError):
+    """The run cannot be evaluated (it does not exist); the message says why."""
+
+
+def evaluate(store: Store, settings: Settings, run_id: int, split: Split | None = None) -> dict:
+    """The run's test-set report. Every call counts one more look at the test set (Store.count_test_view).
+
+    The report is computed once per model file (keyed by its SHA-256) and kept in the store, so a second
+    call loads no model. A missing or changed model file raises artifacts.ArtifactError with a message."""
+    run = store.get(run_id)
+    if run is None:
+        raise EvaluationError(f"Run {run_id} does not exist (it may have been deleted). Choose another run.")
+    report = store.evaluation(run_id)
+    if report is None or report.get("model_sha256") != run.model_sha256:
+        model = artifacts.load(run.model_path, run.model_sha256, run.kind)
+        split = split or load_split(settings)
+        report = build_report(model.predict_proba(split.x_test), split.y_test, run.val_acc)
+        report["model_sha256"] = run.model_sha256
+        store.save_evaluation(run_id, report)
+    store.count_test_view(run_id)
+    return report
+
+
+def build_report(probs: np.ndarray, y: np.ndarray, val_acc: float | None) -> dict:
+    """Everything the test view shows, as plain lists (it is stored as JSON)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    y = np.asarray(y).astype(int)
+    pred = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    acc = float(np.mean(pred == y))
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=LABELS, zero_division=0)
+    wrong = np.flatnonzero(pred != y)
+    return {
+        "n_test": int(len(y)),
+        "test_accuracy": acc, "test_error": 1.0 - acc,
+        "val_accuracy": val_acc, "val_error": None if val_acc is None else 1.0 - val_acc,
+        "classes": list(CLASS_NAMES),
+        "confusion": confusion_matrix(y, pred, labels=LABELS).tolist(),
+        "per_class": {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+                      "support": support.tolist()},
+        "labels": y.tolist(), "predictions": pred.tolist(), "confidence": np.round(conf, 4).tolist(),
+        "misclassified": {"index": wrong.tolist(), "true": y[wrong].tolist(), "pred": pred[wrong].tolist(),
+                          "confidence": np.round(conf[wrong], 4).tolist()},
+    }
+
+
+def per_class_frame(report: dict) -> pd.DataFrame:
+    pc = report["per_class"]
+    return pd.DataFrame({"Class": report["classes"], "Precision": pc["precision"], "Recall": pc["recall"],
+                         "F1": pc["f1"], "Test images": pc["support"]})
+
+
+def most_confused(report: dict) -> tuple[int, int]:
+    """The (true, predicted) pair with the most mistakes."""
+    cm = np.array(report["confusion"])
+    np.fill_diagonal(cm, -1)
+    true, pred = np.unravel_index(int(cm.argmax()), cm.shape)
+    return int(true), int(pred)
+
+
+def examples(report: dict, true: int | None = None, pred: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Test images in one cell of the confusion matrix (None = any class), most confident first.
+
+    Only mistakes, unless true and predicted name the same class (a diagonal cell: the correct ones).
+    Returns (indices, true labels, predicted labels, confidences)."""
+    y, p = np.array(report["labels"]), np.array(report["predictions"])
+    conf = np.array(report["confidence"])
+    keep = (y == p) if true is not None and true == pred else (y != p)
+    if true is not None:
+        keep &= y == true
+    if pred is not None:
+        keep &= p == pred
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(-conf[idx], kind="stable")]
+    return idx, y[idx], p[idx], conf[idx]
+
+
+def titles(true: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> list[str]:
+    return [f"{CLASS_NAMES[t]} → {CLASS_NAMES[p]} ({c:.0%})" for t, p, c in zip(true, pred, conf)]
+
+
+def cell_title(true: int | None, pred: int | None) -> str:
+    """What a gallery of `examples(report, true, pred)` shows, in words."""
+    if true is not None and true == pred:
+        return f"{CLASS_NAMES[true]}: predicted correctly"
+    said = f"{CLASS_NAMES[true]}" if true is not None else "Any class"
+    return f"{said} mistaken for {CLASS_NAMES[pred] if pred is not None else 'another class'}"
