@@ -102,16 +102,15 @@ class Filters:
         return {"statuses": tuple(self.statuses), "name_contains": self.name, "presets": tuple(self.presets)}
 
 
-def table_page(store: Store, filters: Filters = Filters(), page: int = 1, size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
-    """One page of the runs matching `filters`, newest first, and how many match in all.
+def table_page(store: Store, filters: Filters = Filters(), page: int = 1, size: int = PAGE_SIZE) -> pd.DataFrame:
+    """One page of the runs matching `filters`, newest first (Store.count_matching says how many in all).
 
     The first column marks the best finished run by validation accuracy across the whole store."""
-    total = store.count_matching(**filters.query())
     runs = store.search(**filters.query(), limit=size, offset=(max(page, 1) - 1) * size)
     frame = frame_of(runs)
     best = store.best_val()
     frame.insert(0, "Best", ["" if best is None or run_id != best.id else BEST_MARK for run_id in frame["Run"]])
-    return frame, total
+    return frame
 
 
 def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
@@ -135,8 +134,9 @@ def styled(frame: pd.DataFrame):
     def overfit(col):
         return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
 
-    pct = {c: "{:.2%}" for c in ACCURACY_COLUMNS if c in frame.columns}
-    return (frame.style.format(pct, na_rep="–").format({"LR": "{:g}", "Seconds": "{:.1f}"}, na_rep="–")
+    formats = {**{c: "{:.2%}" for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
+               "Epochs": "{:.0f}"}
+    return (frame.style.format({c: f for c, f in formats.items() if c in frame.columns}, na_rep="–")
             .apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in frame.columns]))
 
 
