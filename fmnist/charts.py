@@ -463,12 +463,16 @@ def confusion_matrix(
     class_names: list[str],
     normalize: bool = False,
     title: str | None = None,
+    clickable: bool = False,
 ) -> go.Figure:
     """Confusion-matrix heatmap: x = predicted, y = true (row 0 at the top).
 
     Cell text shows the counts, or row-normalised percentages when
     ``normalize`` is true (rows with no samples show 0%).  ``customdata`` of a
     cell is ``[true_index, pred_index, count]`` so a click gives (true, pred).
+    ``clickable`` adds an invisible marker on each cell centre (same
+    customdata): Plotly emits no selection events for heatmaps, so Streamlit's
+    ``on_select`` only sees a clicked cell through such a marker.
     """
     cm = np.asarray(cm)
     class_names = [str(c) for c in class_names]
@@ -504,8 +508,19 @@ def confusion_matrix(
         customdata=custom,
         hovertemplate="true: %{y}<br>predicted: %{x}<br>count: %{customdata[2]}" + pct + "<extra></extra>",
     )
+    if clickable:
+        fig.add_trace(go.Scatter(
+            x=[class_names[j] for j in pj.ravel()], y=[class_names[i] for i in ti.ravel()], mode="markers",
+            marker=dict(size=6, opacity=0), customdata=custom.reshape(-1, 3),
+            hovertemplate="true: %{y}<br>predicted: %{x}<br>count: %{customdata[2]}<br>click to see them<extra></extra>",
+            showlegend=False, name="cells"))
     fig.update_xaxes(title_text="Predicted", side="bottom", tickangle=-35)
     fig.update_yaxes(title_text="True", autorange="reversed")
+    if clickable:  # fixed ranges: the markers must not pad the axes away from the cells
+        fig.update_xaxes(range=[-0.5, n_pred - 0.5], autorange=False)
+        fig.update_yaxes(range=[n_true - 0.5, -0.5], autorange=False)
+        # no hover cut-off: anywhere in a cell, its own centre marker is the nearest, so a click picks it
+        fig.update_layout(hoverdistance=-1)
     return _style(fig, title, height=650)
 
 
