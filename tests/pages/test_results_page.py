@@ -1,0 +1,266 @@
+"""The results page under AppTest: the table, a filter, the CSV, rename, delete, and the test-set view."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.io
+import pytest
+import streamlit as st
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_mod
+
+from fmnist import data, evaluate, presets, summary
+from fmnist.data import CLASS_NAMES
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "results.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes of every file the page offers, by URL (AppTest drops its media store after each run)."""
+    files: dict[str, bytes] = {}
+
+    class Keeping(MemoryMediaFileStorage):
+        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+            file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+            files[self.get_url(file_id)] = self.get_file(file_id).content
+            return file_id
+
+    monkeypatch.setattr(app_test_mod, "MemoryMediaFileStorage", Keeping)
+    return files
+
+
+@pytest.fixture
+def make_finished(store, workspace, run_factory):
+    """finished(name, train, val, preset) -> Run, with a small model file of its own (hash recorded)."""
+    def make(name: str, train: float, val: float, preset: str = "mlp1"):
+        run = run_factory(preset, name=name, user="ana", status="running")
+        path = workspace.models_dir / f"run-{run.id}.keras"
+        path.write_bytes(f"weights of {name}".encode())
+        store.add_epoch(run.id, 1, {"val_accuracy": val - 0.1, "val_loss": 0.9})
+        store.add_epoch(run.id, 2, {"val_accuracy": val, "val_loss": 0.6})
+        store.finish(run.id, {"train_acc": train, "val_acc": val, "test_acc": val - 0.01, "params": 202_735,
+                              "epochs": 2, "seconds": 12.0, "model_path": str(path),
+                              "model_sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        return store.get(run.id)
+    return make
+
+
+@pytest.fixture
+def runs(store, run_factory, make_finished):
+    made = [make_finished("wide net", 0.95, 0.88), make_finished("cnn champion", 0.99, 0.92, "cnn2"),
+            make_finished("small net", 0.86, 0.85)]
+    failed = run_factory("cnn1", name="broken cnn", user="bo", status="running")
+    store.mark_failed(failed.id, "loss became NaN at epoch 3; lower the learning rate")
+    return made + [store.get(failed.id)]
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at):
+    return at.dataframe[0].value
+
+
+def test_table_lists_runs_newest_first_with_the_best_marked(runs):
+    at = page()
+    frame = table(at)
+    assert frame["Model"].tolist() == ["broken cnn", "small net", "cnn champion", "wide net"]
+    assert frame["Status"].tolist() == ["failed", "finished", "finished", "finished"]
+    assert frame.loc[frame["Best"] == summary.BEST_MARK, "Model"].tolist() == ["cnn champion"]
+    assert frame["User"].tolist() == ["bo", "ana", "ana", "ana"]
+    assert frame.loc[frame["Model"] == "cnn champion", "Gap"].item() == pytest.approx(0.07)
+    assert frame.loc[frame["Model"] == "broken cnn", "Error"].item().startswith("loss became NaN")
+    caption = at.caption[0].value
+    assert caption.startswith("4 runs match, newest first.")
+    assert f"(#{runs[1].id} cnn champion, 92.00%)" in caption and "sign of overfitting" in caption
+
+
+def test_filters_narrow_the_table(runs):
+    at = page()
+    at.multiselect(key="status").set_value(["finished"]).run()
+    assert table(at)["Model"].tolist() == ["small net", "cnn champion", "wide net"]
+    at.text_input(key="name").set_value("NET").run()
+    assert table(at)["Model"].tolist() == ["small net", "wide net"]
+    at.multiselect(key="preset").set_value(["cnn2"]).run()
+    assert table(at).empty
+    assert at.caption[0].value.startswith("0 runs match")
+    assert "No runs match. Start one on the Train page, or clear the filters." in [i.value for i in at.info]
+
+
+def test_notebook_reference_rows_toggle(runs):
+    at = page()
+    at.toggle[0].set_value(True).run()
+    frame = table(at)
+    ref = frame[frame["Status"] == "notebook"]
+    assert "Multi CNN (notebook)" in ref["Model"].tolist() and len(frame) == 4 + len(ref)
+    assert ref.loc[ref["Model"] == "Multi CNN (notebook)", "Val accuracy"].item() == 0.9174
+
+
+def test_csv_download_holds_the_table_as_shown(runs, downloads, store, run_factory):
+    store.rename(runs[2].id, "=HYPERLINK(\"http://x\")")
+    at = page()
+    button = at.download_button[0]
+    assert button.label == "Download this table as CSV"
+    rows = list(csv.reader(io.StringIO(downloads[button.proto.url].decode("utf-8"))))
+    header = rows[0]
+    assert header[:4] == ["Best", "Run", "Model", "Train accuracy"]
+    models = [r[header.index("Model")] for r in rows[1:]]
+    assert models == ["broken cnn", "'=HYPERLINK(\"http://x\")", "cnn champion", "wide net"]
+    assert [r[header.index("Val accuracy")] for r in rows[1:]] == ["", "0.85", "0.92", "0.88"]
+
+
+def test_rename_flow(runs, store):
+    at = page()
+    at.selectbox(key="edit_run").set_value(runs[0].id).run()
+    assert at.text_input(key=f"new_name_{runs[0].id}").value == "wide net"
+    at.text_input(key=f"new_name_{runs[0].id}").set_value("  renamed net ").run()
+    at.button[0].click().run()
+    assert [s.value for s in at.success] == [f"Run #{runs[0].id} renamed to “renamed net”."]
+    assert store.get(runs[0].id).name == "renamed net"
+    assert "renamed net" in table(at)["Model"].tolist()
+    at.text_input(key=f"new_name_{runs[0].id}").set_value("   ").run()
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["A run's name needs 1 to 80 characters."]
+
+
+def test_delete_asks_for_confirmation_and_removes_the_model_file(runs, store):
+    victim = runs[0]
+    at = page()
+    at.selectbox(key="edit_run").set_value(victim.id).run()
+    delete = next(b for b in at.button if b.label == "Delete")
+    assert delete.disabled
+    at.checkbox(key="confirm_delete").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert [s.value for s in at.success] == [f"Run #{victim.id} and its model file were deleted."]
+    assert store.get(victim.id) is None and not os.path.exists(victim.model_path)
+    assert "wide net" not in table(at)["Model"].tolist()
+    assert at.checkbox(key="confirm_delete").value is False
+
+
+def test_delete_refuses_an_active_run(runs, store, run_factory):
+    active = run_factory("mlp1", name="still training", status="running")
+    store.mark_running(active.id, os.getpid())  # a live process with a fresh heartbeat: not reaped
+    at = page()
+    at.selectbox(key="edit_run").set_value(active.id).run()
+    at.checkbox(key="confirm_delete").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert [e.value for e in at.error] == [f"Run {active.id} is still running; stop it before deleting it."]
+    assert store.get(active.id).status == "running"
+
+
+def test_a_tampered_model_is_not_offered_for_download(runs):
+    with open(runs[2].model_path, "ab") as fh:
+        fh.write(b"!")
+    at = page()
+    at.selectbox(key="edit_run").set_value(runs[2].id).run()
+    assert any("does not match its recorded SHA-256" in e.value for e in at.error)
+    assert [b.label for b in at.download_button] == ["Download this table as CSV"]
+    at.selectbox(key="edit_run").set_value(runs[1].id).run()
+    assert [b.label for b in at.download_button][1] == f"Download the model of run #{runs[1].id}"
+
+
+@pytest.fixture
+def with_dataset(workspace, split_workspace, split):
+    shutil.copy(data.cache_path(split_workspace), data.cache_path(workspace))
+    return split
+
+
+def _precomputed(store, run, y):
+    """A stored report for `run` as if evaluated: every 10th test image taken for the next class."""
+    pred = y.astype(int).copy()
+    pred[::10] = (pred[::10] + 1) % 10
+    probs = np.full((len(y), 10), 0.01)
+    probs[np.arange(len(y)), pred] = 0.9
+    report = evaluate.build_report(probs, y, run.val_acc)
+    report["model_sha256"] = run.model_sha256
+    store.save_evaluation(run.id, report)
+    return pred
+
+
+def test_test_set_view_with_a_precomputed_evaluation(runs, store, with_dataset):
+    y = with_dataset.y_test.astype(int)
+    best = runs[1]
+    pred = _precomputed(store, best, y)
+    at = page()
+    assert evaluate.WHY_LAST in [i.value for i in at.info]
+    assert at.selectbox(key="final").value == best.id  # the best finished run by validation accuracy
+    assert at.selectbox(key="final").options[0].endswith("cnn champion · val 92.00% · evaluated on test 0×")
+    assert not at.metric  # nothing about the test set until asked
+    next(b for b in at.button if b.label == f"Evaluate run #{best.id} on the test set").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Test accuracy": "90.00%", "Test error": "10.00%", "Validation accuracy": "92.00%",
+                       "Validation error": "8.00%"}
+    assert f"Run #{best.id} has been evaluated on the test set 1 time(s)." in [c.value for c in at.caption]
+    assert store.get(best.id).test_views == 1
+    assert at.selectbox(key="final").options[0].endswith("evaluated on test 1×")
+    per_class = at.dataframe[1].value
+    assert per_class["Class"].tolist() == list(CLASS_NAMES)
+    assert per_class["Recall"].tolist() == pytest.approx([np.mean(pred[y == k] == k) for k in range(10)])
+    assert "1000 test images, the 24 most confident shown" in [c.value for c in at.caption]
+
+    cm_chart = next(plotly.io.from_json(c.proto.spec) for c in at.get("plotly_chart")
+                    if "Confusion matrix" in c.proto.spec)
+    heat, cells = cm_chart.data
+    counts = np.zeros((10, 10), dtype=int)
+    np.add.at(counts, (y, pred), 1)
+    np.testing.assert_array_equal(np.asarray(heat.text).astype(int), counts)  # the counts a user reads
+    # the invisible layer a click selects: one marker per cell, y = true class, x = predicted
+    assert cells.name == "cells" and (cells.y[6 * 10 + 7], cells.x[6 * 10 + 7]) == ("Shirt", "Sneaker")
+
+    at.selectbox(key="cm_true").set_value("Shirt").run()
+    at.selectbox(key="cm_pred").set_value("Sneaker").run()
+    shirt_as_sneaker = int(np.sum((y == 6) & (pred == 7)))
+    assert f"{shirt_as_sneaker} test images, the 24 most confident shown" in [c.value for c in at.caption]
+    assert shirt_as_sneaker > 24
+    at.selectbox(key="cm_pred").set_value("Shirt").run()  # the diagonal: shirts seen as shirts
+    assert f"{int(np.sum((y == 6) & (pred == 6)))} test images, the 24 most confident shown" in [c.value for c in at.caption]
+    assert store.get(best.id).test_views == 1  # looking at the cells is not another evaluation
+
+
+def test_a_missing_model_shows_its_message_on_evaluation(runs, with_dataset):
+    os.remove(runs[1].model_path)
+    at = page()
+    next(b for b in at.button if b.label.startswith("Evaluate run")).click().run()
+    assert not at.exception
+    assert [e.value for e in at.error][-1] == (f"The model file {runs[1].model_path} is missing. Retrain the run, "
+                                               "or delete it from the results page.")
+    assert not at.metric
+
+
+def test_ten_thousand_runs_render_quickly(store):
+    config = presets.config_for("mlp1").to_json()
+    rows = [(f"run {i}", "mlp1", "mlp", config, "finished", time.time(), 0.9, 0.5 + i / 40_000, 0.8, 1000, 5, 3.0)
+            for i in range(10_000)]
+    with store.write() as c:
+        c.executemany("INSERT INTO runs (name, preset, kind, config, status, created_at, train_acc, val_acc, test_acc, "
+                      "params, epochs, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    at = page()  # the first run pays for imports
+    start = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - start
+    assert len(table(at)) == summary.PAGE_SIZE and table(at)["Model"].iloc[0] == "run 9999"
+    assert at.number_input(key="page").label == "Page (of 200)"
+    assert elapsed < 3.0, f"a page of 10,000 runs took {elapsed:.2f} s"  # about 0.5 s alone; CI machines are shared
