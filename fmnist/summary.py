@@ -121,9 +121,9 @@ def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
     ref["Gap"] = ref["Train accuracy"] - ref["Val accuracy"]
     ref["Epochs"] = None  # the notebook reports "ES (37)" and the like, not a count of this column's type
     ref = ref.reindex(columns=frame.columns)
-    if "Best" in ref.columns:
-        ref["Best"] = ""
-    return pd.concat([frame, ref], ignore_index=True) if len(frame) else ref
+    ref["Best"] = ref["User"] = ""
+    both = pd.concat([frame, ref], ignore_index=True) if len(frame) else ref
+    return both.astype({c: "Int64" for c in ("Run", "Params", "Epochs", "Test views")})
 
 
 def styled(frame: pd.DataFrame):
@@ -187,7 +187,9 @@ def curves(store: Store, runs: list[Run]) -> dict[str, pd.DataFrame]:
     return {run_label(r): pd.DataFrame(store.epochs(r.id)) for r in runs}
 
 
-def scatter_frame(runs: list[Run]) -> pd.DataFrame:
-    """One point per run; a baseline's 0 parameters become missing (a log axis cannot place 0)."""
-    return pd.DataFrame({"name": [run_label(r) for r in runs], "params": [r.params or None for r in runs],
-                         "seconds": [r.seconds for r in runs], "val_acc": [r.val_acc for r in runs]})
+def scatter_frame(runs: list[Run], x: str = "params") -> pd.DataFrame:
+    """One point per run that has both `x` and a validation accuracy (baselines have no parameter count;
+    0 parameters would not fit a log axis either)."""
+    frame = pd.DataFrame({"name": [run_label(r) for r in runs], "params": [r.params or None for r in runs],
+                          "seconds": [r.seconds for r in runs], "val_acc": [r.val_acc for r in runs]})
+    return frame.dropna(subset=[x, "val_acc"]).reset_index(drop=True)

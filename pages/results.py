@@ -66,7 +66,8 @@ with runs_tab:
                f"validation accuracy" + (f" (#{best.id} {best.name}, {best.val_acc:.2%})" if best else "") + ". "
                "**Gap** = train − validation accuracy: above 5 points (red) the model fits its training images "
                "much better than new ones, a sign of overfitting.")
-    st.dataframe(summary.styled(shown), hide_index=True, key="table")
+    st.dataframe(summary.styled(shown), hide_index=True, key="table",
+                 column_config={"Model": st.column_config.TextColumn(width="medium")})
     st.download_button("Download this table as CSV", summary.to_csv(shown), "fmnist-runs.csv", "text/csv",
                        icon=":material/download:")
 
@@ -102,7 +103,7 @@ with compare_tab:
     left.plotly_chart(charts.overlay_curves(summary.curves(db, chosen_runs), "val_accuracy"))
     right.plotly_chart(charts.overlay_curves(summary.curves(db, chosen_runs), "val_loss"))
     axis = st.radio("Validation accuracy against", ["params", "seconds"], horizontal=True, key="scatter_x")
-    st.plotly_chart(charts.scatter_runs(summary.scatter_frame(ended), x=axis))
+    st.plotly_chart(charts.scatter_runs(summary.scatter_frame(ended, axis), x=axis))
 
 with test_tab:
     st.info(evaluate.WHY_LAST)

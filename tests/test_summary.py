@@ -77,6 +77,8 @@ def test_notebook_rows_are_appended_as_reference(store, three):
     shown = summary.with_notebook(summary.table_page(store))
     ref = shown[shown["Status"] == "notebook"]
     assert len(shown) == 5 + len(ref) and len(ref) == 9
+    assert shown["Run"].dtype == "Int64" and shown["Run"].tolist()[:5] == [r.id for r in reversed(three)]
+    assert ref["User"].tolist() == [""] * 9 and ref["Best"].tolist() == [""] * 9
     cnn = ref[ref["Model"] == "Multi CNN (notebook)"].iloc[0]
     assert (cnn["Train accuracy"], cnn["Val accuracy"], cnn["Test accuracy"]) == (0.9885, 0.9174, 0.9158)
     assert cnn["Gap"] == pytest.approx(0.9885 - 0.9174) and cnn["Best"] == ""
@@ -129,9 +131,12 @@ def test_model_download_only_after_its_sha256_check(store, workspace, three):
 
 def test_scatter_and_curves(store, three):
     run = three[3]
-    frame = summary.scatter_frame([three[1], three[3]])
-    assert frame["name"].tolist() == [f"#{three[1].id} net 0.91", f"#{run.id} broken cnn"]
-    assert frame["val_acc"].tolist()[0] == 0.91 and pd.isna(frame["params"].tolist()[1])
+    baseline = finish(store, store.get(store.create_run(run.run_config(), status="running")), params=None,
+                      val_acc=0.1, seconds=0.5)
+    frame = summary.scatter_frame([three[1], three[3], baseline])
+    assert frame.to_dict("list") == {"name": [f"#{three[1].id} net 0.91"], "params": [1000], "seconds": [9.5],
+                                     "val_acc": [0.91]}  # the failed run has no accuracy, the baseline no params
+    assert summary.scatter_frame([three[1], baseline], "seconds")["seconds"].tolist() == [9.5, 0.5]
     assert summary.curves(store, [run])[f"#{run.id} broken cnn"].empty
     live = store.get(store.create_run(run.run_config(), status="running"))
     store.add_epoch(live.id, 1, {"val_accuracy": 0.6, "val_loss": 1.1})
