@@ -36,14 +36,20 @@ def epoch_seconds_estimate(config: RunConfig, store: Store) -> float | None:
         past = run.run_config()
         if past.model != config.model or past.batch_size != config.batch_size or past.augment != config.augment:
             continue
-        seconds = [e["seconds"] for e in store.epochs(run.id) if e["seconds"]]
-        if not seconds:
+        per_epoch = steady_epoch_seconds(store.epochs(run.id))
+        if per_epoch is None:
             continue
-        scaled.append(scale_epoch_seconds(statistics.median(seconds), past.subset, config.subset))
+        scaled.append(scale_epoch_seconds(per_epoch, past.subset, config.subset))
         matches += 1
         if matches == MATCH_RUNS:
             break
     return statistics.median(scaled) if scaled else None
+
+
+def steady_epoch_seconds(epochs: list[dict]) -> float | None:
+    """Median epoch time, leaving out the first epoch once there are others: it also builds the graph."""
+    seconds = [e["seconds"] for e in epochs if e.get("seconds")]
+    return statistics.median(seconds[1:] or seconds) if seconds else None
 
 
 @dataclass(frozen=True)
@@ -73,15 +79,14 @@ class Progress:
 
 
 def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: float | None = None) -> Progress:
-    """Progress of `run` from its epoch rows; the time left is the median epoch so far times the epochs to go
-    (or `estimate` per epoch before the first one lands)."""
+    """Progress of `run` from its epoch rows; the time left is the steady epoch time so far times the epochs
+    to go (or `estimate` per epoch before the first one lands)."""
     config = run.run_config()
     total = config.epochs if config.is_keras else 1
     done = len(epochs)
     end = run.ended_at or (now if now is not None else time.time())
     elapsed = end - run.started_at if run.started_at else None
-    seconds = [e["seconds"] for e in epochs if e.get("seconds")]
-    per_epoch = statistics.median(seconds) if seconds else estimate
+    per_epoch = steady_epoch_seconds(epochs) or estimate
     remaining = None if per_epoch is None else per_epoch * max(total - done, 0)
     return Progress(done, total, elapsed, remaining, config.is_keras and config.early_stopping, run.active)
 
@@ -136,3 +141,24 @@ def _total(run: Run) -> int:
 def _queue_row(run: Run, state: str, since: float) -> dict:
     return {"id": run.id, "name": run.name, "user": run.user or "(no name)", "state": state,
             "for": duration(since), "stopping": run.stop_requested_at is not None}
+
+
+def verdict(run: Run) -> tuple[str, str] | None:
+    """How the page reports an ended run: (level, text) with level error / info / success; None while active."""
+    if run.status == "failed":
+        return "error", f"This run failed: {run.error or 'no reason was recorded'}"
+    if run.status == "stopped":
+        return "info", f"Stopped: {run.error or 'stopped by request'}"
+    if run.status == "finished":
+        scores = " · ".join(f"{name} {value:.4f}" for name, value in (("train", run.train_acc),
+                                                                        ("validation", run.val_acc)) if value is not None)
+        return "success", f"Finished after {run.epochs} epoch{'s' if run.epochs != 1 else ''}: {scores}"
+    return None
+
+
+def selected_run(query: str, store: Store) -> tuple[Run | None, str | None]:
+    """The run named by the URL's ?run= value, or a warning saying it does not exist."""
+    if not query:
+        return None, None
+    run = store.get(int(query)) if query.isdigit() else None
+    return (run, None) if run else (None, f"There is no run '{query}'. Choose one from the list below.")

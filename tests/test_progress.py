@@ -40,12 +40,12 @@ def test_scaling_counts_the_validation_pass():
 
 def test_estimate_from_earlier_runs_of_the_same_model(store):
     full = presets.config_for("mlp1")
-    ended_run(store, full, [30.0, 20.0, 22.0])                  # median 22 s on 42,000 images
-    ended_run(store, full.with_(subset=1000), [4.0, 3.5], "stopped")  # median 3.75 s on 1,000 images
+    ended_run(store, full, [30.0, 20.0, 22.0])                  # after the first: median 21 s on 42,000 images
+    ended_run(store, full.with_(subset=1000), [9.0, 3.5], "stopped")  # after the first: 3.5 s on 1,000 images
     ended_run(store, full.with_(batch_size=32), [99.0])          # another batch size: ignored
     ended_run(store, presets.config_for("mlp3"), [77.0])         # another model: ignored
     wanted = full.with_(subset=300, epochs=2)
-    by_hand = sorted([22.0 * 6_300 / 48_000, 3.75 * 6_300 / 7_000])
+    by_hand = [21.0 * 6_300 / 48_000, 3.5 * 6_300 / 7_000]
     assert progress.epoch_seconds_estimate(wanted, store) == pytest.approx(sum(by_hand) / 2)
 
 
@@ -57,11 +57,12 @@ def test_no_estimate_without_history_or_for_baselines(store):
 
 def test_progress_of_a_running_run(run_factory):
     run = replace(run_factory("mlp1", epochs=10), status="running", started_at=NOW - 100)
-    rows = [epoch(1, 10.0), epoch(2, 12.0), epoch(3, 11.0)]
+    rows = [epoch(1, 30.0), epoch(2, 12.0), epoch(3, 11.0), epoch(4, 13.0)]  # the first also built the graph
     p = progress.progress(run, rows, now=NOW)
-    assert (p.done, p.total, p.elapsed, p.remaining) == (3, 10, 100, 11.0 * 7)
-    assert p.fraction == pytest.approx(0.3)
-    assert p.text() == "Epoch 3 of 10 · 1 min 40 s elapsed · about 1 min 17 s left"
+    assert (p.done, p.total, p.elapsed, p.remaining) == (4, 10, 100, 12.0 * 6)
+    assert p.fraction == pytest.approx(0.4)
+    assert p.text() == "Epoch 4 of 10 · 1 min 40 s elapsed · about 1 min 12 s left"
+    assert progress.progress(run, rows[:1], now=NOW).remaining == 30.0 * 9  # one epoch: all there is
 
 
 def test_progress_before_the_first_epoch(run_factory):
@@ -102,3 +103,22 @@ def test_queue_rows_put_running_first_and_number_the_waiting(run_factory):
 def test_label(run_factory):
     run = replace(run_factory("mlp1", user="ana"), status="finished", val_acc=0.88671)
     assert progress.label(run) == f"#{run.id} Single hidden layer · finished · val 0.8867 · ana"
+
+
+def test_verdicts_of_ended_runs(run_factory):
+    run = run_factory("mlp1")
+    assert progress.verdict(run) is None
+    assert progress.verdict(replace(run, status="failed", error="worker died: signal 9")) == \
+        ("error", "This run failed: worker died: signal 9")
+    assert progress.verdict(replace(run, status="stopped", error="removed from the queue")) == \
+        ("info", "Stopped: removed from the queue")
+    assert progress.verdict(replace(run, status="finished", epochs=2, train_acc=0.91234, val_acc=0.88)) == \
+        ("success", "Finished after 2 epochs: train 0.9123 · validation 0.8800")
+
+
+def test_selected_run_from_the_url(store, run_factory):
+    run = run_factory("mlp1")
+    assert progress.selected_run(str(run.id), store) == (run, None)
+    assert progress.selected_run("", store) == (None, None)
+    assert progress.selected_run("abc", store) == (None, "There is no run 'abc'. Choose one from the list below.")
+    assert progress.selected_run("99", store)[1] == "There is no run '99'. Choose one from the list below."

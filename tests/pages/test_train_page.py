@@ -1,0 +1,165 @@
+"""The train page under AppTest: notebook figures, field errors, queueing (workers never start), run states."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fmnist import jobs, presets
+from fmnist.store import Store
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Runs stay queued: the page's submit and listing never spawn a TensorFlow worker."""
+    monkeypatch.setattr(jobs, "pump", lambda store, settings: [])
+
+
+def page(user: str = "", run: int | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["user_name"] = user
+    if run is not None:
+        at.query_params["run"] = str(run)
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def field(at: AppTest, name: str, choice: str = "mlp1", kind: str = "mlp"):
+    key = f"{choice}-{kind}-{name}"
+    for widgets in (at.number_input, at.text_input, at.text_area, at.checkbox, at.selectbox):
+        found = [w for w in widgets if w.key == key]
+        if found:
+            return found[0]
+    raise KeyError(key)
+
+
+def start(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Start training").click().run()
+
+
+def test_choosing_a_preset_shows_the_notebooks_figures(workspace):
+    at = page()
+    assert not at.exception
+    at.selectbox(key="train_choice").set_value("cnn2").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Params (notebook)": "723,359", "Train accuracy": "0.9885", "Val accuracy": "0.9174",
+                       "Test accuracy": "0.9158", "Epochs": "ES (36)"}
+    assert presets.get("cnn2").blurb in texts(at.caption)
+    assert field(at, "conv", "cnn2").value == "64x3, pool 2\n32x3\n32x3"
+    assert "**Model summary** · 723,359 parameters (the cap is 30,000,000)" in texts(at.markdown)
+
+
+def test_out_of_range_epochs_are_named_and_nothing_is_queued(workspace, no_workers):
+    at = page()
+    field(at, "epochs").set_value(0)
+    field(at, "dense").set_value("abc")
+    at = start(at)
+    assert not at.exception
+    assert texts(at.error) == [
+        "Hidden layer widths: 'abc' is not a whole number of units; type widths separated by commas, e.g. 255, 1020, 510",
+        "Epochs (at most): must be a whole number from 1 to 500 (got 0)"]
+    assert Store(workspace.db_path).count() == 0
+    assert "run" not in at.query_params
+
+
+def test_a_valid_run_is_queued_with_its_config_and_opened(workspace, no_workers):
+    at = page(user="ana")
+    field(at, "subset").set_value(300)
+    field(at, "epochs").set_value(2)
+    at = start(at)
+    assert not at.exception and not at.error
+    runs = Store(workspace.db_path).runs()
+    assert len(runs) == 1 and runs[0].status == "queued"
+    assert runs[0].run_config() == presets.config_for("mlp1", subset=300, epochs=2, user="ana")
+    assert at.query_params["run"] == str(runs[0].id)
+    assert f"#{runs[0].id} Single hidden layer · queued · ana" in texts(at.subheader)
+    assert any(f"**#{runs[0].id} Single hidden layer** · ana · waiting, #1 in line" in m for m in texts(at.markdown))
+
+
+def test_a_failed_run_shows_its_error(workspace, no_workers):
+    store = Store(workspace.db_path)
+    run_id = store.create_run(presets.config_for("mlp1", user="ana"))
+    store.mark_failed(run_id, "worker died: signal 9")
+    at = page(run=run_id)
+    assert not at.exception
+    assert texts(at.error) == ["This run failed: worker died: signal 9"]
+    assert "Nothing is queued or running." in texts(at.caption)
+
+
+def test_a_stopped_run_shows_why(workspace, no_workers):
+    store = Store(workspace.db_path)
+    run_id = store.create_run(presets.config_for("mlp1"))
+    store.mark_stopped(run_id, "removed from the queue")
+    at = page(run=run_id)
+    assert texts(at.info) == ["Stopped: removed from the queue"]
+
+
+def test_an_unknown_run_in_the_url_gets_a_warning(workspace, no_workers):
+    at = page(run=99)
+    assert texts(at.warning) == ["There is no run '99'. Choose one from the list below."]
+
+
+def test_the_queue_lists_runs_with_who_started_them_and_stops_one(workspace, no_workers):
+    store = Store(workspace.db_path)
+    first = store.create_run(presets.config_for("mlp1", user="bo"))
+    second = store.create_run(presets.config_for("cnn2", user="carla"))
+    at = page()
+    lines = [m for m in texts(at.markdown) if m.startswith("**#")]
+    assert [line.split(" · for ")[0] for line in lines] == [
+        f"**#{first} Single hidden layer** · bo · waiting, #1 in line",
+        f"**#{second} Multi CNN** · carla · waiting, #2 in line"]
+    at.button(key=f"queue-stop-{first}").click().run()
+    assert store.get(first).status == "stopped" and store.get(second).status == "queued"
+    lines = [m for m in texts(at.markdown) if m.startswith("**#")]
+    assert len(lines) == 1 and "carla · waiting, #1 in line" in lines[0]
+
+
+def test_a_full_queue_gives_its_message_and_queues_nothing(workspace, no_workers, monkeypatch):
+    monkeypatch.setenv("FMNIST_ACTIVE_PER_USER", "1")
+    store = Store(workspace.db_path)
+    store.create_run(presets.config_for("cnn2", user="ana"))
+    at = start(page(user="ana"))
+    assert texts(at.warning) == ["The queue is full for 'ana': 1 runs active or waiting (the limit is 1 a person). "
+                                 "Stop one or wait for one to finish."]
+    assert store.count() == 1
+
+
+def test_run_the_whole_notebook_queues_up_to_the_cap(workspace, no_workers):
+    at = page(user="ana")
+    at = next(b for b in at.button if b.label == "Run the whole notebook").click().run()
+    assert texts(at.success) == ["Queued 5 of 9 notebook runs."]
+    assert len(at.warning) == 4 and at.warning[0].value.startswith("Regularized 5 hidden: The queue is full for 'ana'")
+    assert [r.preset for r in Store(workspace.db_path).runs(order="id")] == list(presets.NOTEBOOK_KEYS[:5])
+
+
+def test_the_parameter_cap_is_shown_beside_the_summary(workspace, monkeypatch):
+    monkeypatch.setenv("FMNIST_MAX_PARAMS", "100000")
+    at = page()
+    assert texts(at.error) == ["202,735 parameters is over this lab's cap of 100,000; use fewer or narrower layers"]
+
+
+def test_building_your_own_cnn_reports_a_bad_conv_row(workspace, no_workers):
+    at = page()
+    at.selectbox(key="train_choice").set_value("custom").run()
+    at.radio[0].set_value("cnn").run()
+    field(at, "conv", "custom", "cnn").set_value("32x3, pool 2\nbanana")
+    at = start(at)
+    assert texts(at.error) == ["Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, pool N][, bn]; "
+                               "e.g. 64x3, pool 2"]
+    assert Store(workspace.db_path).count() == 0
