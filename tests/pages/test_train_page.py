@@ -1,6 +1,8 @@
 """The train page under AppTest: notebook figures, field errors, queueing (workers never start), run states."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,16 @@ def test_building_your_own_cnn_reports_a_bad_conv_row(workspace, no_workers):
     assert texts(at.error) == ["Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, pool N][, bn]; "
                                "e.g. 64x3, pool 2"]
     assert Store(workspace.db_path).count() == 0
+
+
+def test_a_dead_worker_is_reaped_and_explained(workspace, no_workers):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store = Store(workspace.db_path)
+    run_id = store.create_run(presets.config_for("mlp1", user="ana"))
+    store.claim(run_id, pid=gone.pid, proc_start=None)  # 'running', but its process has exited
+    at = page(run=run_id)
+    assert not at.exception
+    assert store.get(run_id).status == "failed"
+    assert texts(at.error) == ["This run failed: worker died: its process is gone"]
+    assert "Nothing is queued or running." in texts(at.caption)
