@@ -4,14 +4,14 @@ import streamlit as st
 from fmnist import data, system
 from pages._common import lab_settings, store
 
-st.set_page_config(page_title="Fashion-MNIST Lab", page_icon="👕", layout="wide")
+st.set_page_config(page_title="Fashion-MNIST Lab", page_icon=":material/checkroom:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/data.py", title="Data", icon="🖼️"),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/results.py", title="Results", icon="📊"),
-    st.Page("pages/sketch.py", title="Sketch", icon="✏️"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/grid_view:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+    st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
 ]
 
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from fmnist.data import CLASS_NAMES
 
-st.title("👕 Fashion-MNIST Lab")
+st.title(":material/checkroom: Fashion-MNIST Lab")
 st.markdown("Teach a computer to tell a **sneaker** from a **sandal**: explore the data, train the classroom "
             "notebook's models or your own, watch them learn live, compare every run, and test the one you pick.")
 
