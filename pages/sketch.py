@@ -8,16 +8,17 @@ from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import ImageError, from_canvas, from_upload
 from pages._common import lab_settings, store
 
-TOOLS = {"freedraw": "✏️ Free", "line": "╱ Line", "rect": "▭ Rectangle", "circle": "◯ Circle",
-         "polygon": "⬠ Polygon"}
+TOOLS = {"freedraw": ":material/gesture: Free", "line": ":material/horizontal_rule: Line",
+         "rect": ":material/crop_square: Rectangle", "circle": ":material/circle: Circle",
+         "polygon": ":material/pentagon: Polygon"}
 
-st.title("✏️ Sketch a garment")
+st.title(":material/draw: Sketch a garment")
 st.caption("Draw a garment, upload a picture or pick a test image: a trained model says what it sees, and why.")
 
 runs = {r.id: r for r in predict.finished_runs(store())}
 if not runs:
     st.info("Train a model first: predictions come from a finished run.")
-    st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="run",
                       bind="query-params", help="Every finished run; the best validation accuracy comes first.")
@@ -74,7 +75,8 @@ best = predict.top_k(probs, 1)[0]
 with right:
     st.markdown(f"# {best.name}, {best.prob:.0%}")
     if truth is not None:
-        st.markdown(f"{'✅' if best.label == truth else '❌'} True label: **{CLASS_NAMES[truth]}**")
+        mark = ":green[:material/check_circle:]" if best.label == truth else ":red[:material/cancel:]"
+        st.markdown(f"{mark} True label: **{CLASS_NAMES[truth]}**")
     st.plotly_chart(charts.probabilities(probs, CLASS_NAMES), width="stretch")
 
 if steps is not None:
