@@ -1,0 +1,52 @@
+"""The Data page in a real browser: the notebook's first 25 images, a bigger grid, a click on the 2-D map."""
+import re
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from fmnist import data, settings
+from tests.e2e.conftest import screenshot, wait_for_app
+
+
+def _title(page, text: str):
+    return page.locator(".gtitle", has_text=text).first
+
+
+def test_data_page_grid_and_map(page, app_url):
+    page.goto(app_url)  # through the navigation, as a user arrives
+    # until app.py has run once, Streamlit lists pages/ itself ("data", "home"...): wait for the real menu
+    page.get_by_text("Why accuracy?").wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
+    _title(page, "The first 25 images of All 60,000 (file order)").wait_for()
+    wait_for_app(page)
+    first = data.parse_idx(data.find_files(settings.load())["train_labels"], "labels")[:25]
+    shown = page.locator(".annotation-text").all_text_contents()
+    assert sorted(shown) == sorted(data.CLASS_NAMES[c] for c in first)  # the training file's first 25
+    screenshot(page, "data")
+
+    slider = page.locator("[data-testid='stSlider'] input[type='range']")
+    slider.focus()
+    slider.press("ArrowRight")
+    _title(page, "The first 36 images of All 60,000").wait_for()
+    wait_for_app(page)
+    assert "n=6" in page.url  # the grid size is in the link: a reload or a shared link keeps it
+    screenshot(page, "data-grid-6")
+
+    page.get_by_role("tab", name="2-D map").click()
+    _title(page, "PCA of 5,000 images").wait_for()
+    page.get_by_text("Click a point to see its image here.").wait_for()
+    wait_for_app(page)
+    image = page.locator("[data-testid='stImage']")
+    for _ in range(3):  # a click that lands while the chart is still being redrawn is lost: click again
+        box = page.locator(".scatterlayer path.point").nth(100).bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        hover = page.locator(".hovertext").first.text_content()  # "#49464 · Shirt"
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            image.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    wait_for_app(page)
+    assert re.fullmatch(r"#\d+ · .+", hover), hover
+    assert image.inner_text().strip() == hover  # the big image's caption names the clicked point
+    screenshot(page, "data-map")
