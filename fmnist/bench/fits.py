@@ -68,8 +68,7 @@ def _epoch_marker(marks: list[float]):
     return Marker()
 
 
-def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays",
-             callbacks=(), **compile_kw) -> Fit:
+def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays", **compile_kw) -> Fit:
     """Plain model.fit: uint8 arrays and one-hot labels (or a tf.data pipeline), verbose=0."""
     import keras
 
@@ -82,10 +81,10 @@ def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: s
     if pipeline == "tf.data":
         x = _dataset(x, y, config.batch_size, shuffle_seed=config.seed)
         val = None if val is None else _dataset(*val, config.batch_size)
-        y, kw = None, {}
+        y, kw = None, {"shuffle": False}  # the pipeline shuffles itself
     start = time.perf_counter()
     history = model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=0,
-                        callbacks=[*callbacks, _epoch_marker(marks)], **kw)
+                        callbacks=[_epoch_marker(marks)], **kw)
     total = time.perf_counter() - start
     return Fit(marks_to_epochs(start, marks), history.history.get("val_accuracy", []), model, total)
 

@@ -18,7 +18,7 @@ from fmnist.bench.measure import Figure, alternate, compare
 from fmnist.store import Store
 
 KERAS_REPS = 2   # whole runs, several epochs each
-FOREST_REPS = 3  # a 100-tree forest on one core takes a while
+FOREST_REPS = 2  # a 100-tree forest on one core takes a while
 
 
 def workloads(ctx) -> list[tuple[str, int, object]]:

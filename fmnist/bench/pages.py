@@ -21,7 +21,7 @@ from fmnist.store import Store
 RESULTS_TARGET_S = 1.0
 # Must render without importing TensorFlow. The home page opens through app.py (navigation, sidebar):
 # that is a first visit, and pages/home.py alone cannot resolve its st.page_link targets.
-LIGHT_PAGES = {"home": "app.py", "data": "pages/data.py"}
+LIGHT_PAGES = {"home": ("app.py", "app.py opening on the home page"), "data": ("pages/data.py", "")}
 CHILD = """
 import json, sys, time
 start = time.perf_counter()
@@ -38,7 +38,8 @@ print(json.dumps({"seconds": cold, "rerun": time.perf_counter() - start, "tensor
 
 def run(ctx) -> list[Figure]:
     ctx.split()  # the data page reads the workspace cache; build it before timing anything
-    figures = [fig for page, script in LIGHT_PAGES.items() for fig in _page(ctx, page, script, ctx.settings.home)]
+    figures = [fig for page, (script, what) in LIGHT_PAGES.items()
+               for fig in _page(ctx, page, script, ctx.settings.home, what)]
     figures += _results(ctx)
     figures.append(_live_latency(ctx))
     return figures

@@ -24,17 +24,19 @@ class Plan:
     page_reps: int             # fresh processes per page render
     store_runs: int            # finished runs in the results-page store
     latency_epochs: int        # epochs written for the live-chart latency
+    overhead_presets: tuple[str, ...] = ("mlp1", "mlp3")
 
 
 FULL = Plan(quick=False, reps=5, fit_reps=4, epochs=3, train_n=None, val_n=None, test_n=None,
-            small_n=5_000, forest_n=10_000, nb_epochs=5, probe_reps=2,
+            small_n=3_000, forest_n=10_000, nb_epochs=3, probe_reps=2,
             scale_sizes=(2_500, 5_000, 10_000, 42_000), scale_params_n=5_000,
-            predict_calls=200, predict_api_calls=30, page_reps=3, store_runs=10_000, latency_epochs=50)
+            predict_calls=200, predict_api_calls=20, page_reps=3, store_runs=10_000, latency_epochs=50)
 
 QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, test_n=200,
              small_n=200, forest_n=300, nb_epochs=2, probe_reps=1,
              scale_sizes=(200, 400), scale_params_n=200,
-             predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10)
+             predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10,
+             overhead_presets=("mlp1",))
 
 
 def plan_for(quick: bool) -> Plan:

@@ -52,7 +52,8 @@ def text(report: dict) -> str:
     m = report["machine"]
     parts.append(f"{m['cpus']} CPUs, load average {m.get('load_average_at_start')} at the start, "
                  f"{m.get('load_average_at_end')} at the end; "
-                 f"{report['seconds']:.0f} s in all{' (quick mode: tiny sizes)' if report['quick'] else ''}.")
+                 f"{report['seconds']:.0f} s in all{' (quick mode: tiny sizes)' if report['quick'] else ''}: "
+                 + ", ".join(f"{g} {s:.0f} s" for g, s in report.get("group_seconds", {}).items()) + ".")
     return "\n\n".join(parts)
 
 

@@ -56,7 +56,7 @@ def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
     """Every chosen group in the canonical order; a group that crashes is reported and the rest still run."""
     chosen = [g for g in GROUP_NAMES if g in groups]
-    figures, errors = [], []
+    figures, errors, seconds = [], [], {}
     started = time.perf_counter()
     settings.ensure_dirs()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing warnings: we build many models on purpose
@@ -64,6 +64,7 @@ def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], 
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as tmp:
         ctx = Context(plan, settings, Path(tmp), log)
         for group in chosen:
+            begun = time.perf_counter()
             for step in _groups()[group]:
                 log(f"[{group}] {step.__module__.rsplit('.', 1)[-1]} ...")
                 try:
@@ -76,8 +77,9 @@ def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], 
                     errors.append({"group": group, "error": f"{exc.__class__.__name__}: {exc}",
                                    "traceback": traceback.format_exc()})
                     log(f"[{group}] failed: {exc.__class__.__name__}: {exc}")
+            seconds[group] = round(time.perf_counter() - begun, 1)
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": plan.quick,
-            "groups": chosen, "seconds": round(time.perf_counter() - started, 1), "machine": {**machine(), "load_average_at_start": load_at_start},
+            "groups": chosen, "seconds": round(time.perf_counter() - started, 1), "group_seconds": seconds, "machine": {**machine(), "load_average_at_start": load_at_start},
             "results": [f.to_json() for f in figures], "skipped": ctx.skipped, "errors": errors,
             "notes": ctx.notes, "tables": ctx.tables}
 

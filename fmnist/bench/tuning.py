@@ -27,7 +27,6 @@ IN_PROCESS = {  # name: (bare_fit keyword arguments, in words)
 }
 IN_FRESH_PROCESS = {  # name: (threading, environment, in words)
     "threads1x1": ({"intra": 1, "inter": 1}, {}, "tf.config.threading intra-op 1, inter-op 1"),
-    "threads2x1": ({"intra": 2, "inter": 1}, {}, "tf.config.threading intra-op 2, inter-op 1"),
     "onednn_off": ({}, {"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0 (oneDNN kernels off)"),
 }
 
