@@ -1,17 +1,18 @@
-"""Fashion-MNIST Lab: routing and the sidebar only; every page lives in pages/."""
+"""Fashion-MNIST Lab: routing and the sidebar only; every page lives in views/."""
 import streamlit as st
 
 from fmnist import data, system
-from pages._common import lab_settings, store
+from fmnist.store import StoreError
+from views._common import lab_settings, store
 
 st.set_page_config(page_title="Fashion-MNIST Lab", page_icon=":material/checkroom:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/grid_view:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
-    st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/grid_view:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
+    st.Page("views/sketch.py", title="Sketch", icon=":material/draw:"),
 ]
 
 
@@ -29,6 +30,10 @@ def sidebar() -> None:
         st.caption(f"**Workspace** `{facts['workspace']}`  \n**Dataset** `{facts['data']}`  \n**GPU** {facts['gpu']}")
 
 
-store()
+try:
+    store()
+except StoreError as exc:  # a corrupt or read-only runs.db: say what to do, touch nothing
+    st.error(str(exc))
+    st.stop()
 sidebar()
 st.navigation(PAGES).run()

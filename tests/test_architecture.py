@@ -22,5 +22,5 @@ def test_the_lab_package_never_imports_streamlit():
 
 def test_every_page_is_registered_in_the_app():
     app = (ROOT / "app.py").read_text()
-    pages = sorted(p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
-    assert pages and all(f"pages/{name}" in app for name in pages)
+    pages = sorted(p.name for p in (ROOT / "views").glob("*.py") if not p.name.startswith("_"))
+    assert pages and all(f"views/{name}" in app for name in pages)

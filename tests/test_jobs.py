@@ -83,7 +83,8 @@ def test_kill_9_fails_the_run_keeps_its_epochs_and_starts_the_next(lab):
     wait_for(lambda: status_of(store, s, victim) == "failed", timeout=30)
     print(f"kill -9 -> failed in the store after {time.time() - killed_at:.2f} s")
     run = store.get(victim)
-    assert run.error == "worker died: signal 9"
+    # the signal is named when this process can still collect the worker's exit status
+    assert run.error in ("worker died: signal 9", "worker died: its process is gone")
     assert len(store.epochs(victim)) >= 2 and store.integrity_ok()
     wait_for(lambda: status_of(store, s, waiting) == "finished")
 

@@ -20,8 +20,8 @@ from fmnist.store import Store
 
 RESULTS_TARGET_S = 1.0
 # Must render without importing TensorFlow. The home page opens through app.py (navigation, sidebar):
-# that is a first visit, and pages/home.py alone cannot resolve its st.page_link targets.
-LIGHT_PAGES = {"home": ("app.py", "app.py opening on the home page"), "data": ("pages/data.py", "")}
+# that is a first visit, and views/home.py alone cannot resolve its st.page_link targets.
+LIGHT_PAGES = {"home": ("app.py", "app.py opening on the home page"), "data": ("views/data.py", "")}
 CHILD = """
 import json, sys, time
 start = time.perf_counter()
@@ -110,7 +110,7 @@ def _results(ctx) -> list[Figure]:
         Figure("pages.results.count", f"store.count() over {total:,} runs", "ms", count_s,
                Target("<", RESULTS_TARGET_S * 1000)),
     ]
-    return figures + _page(ctx, "results", "pages/results.py", home, f"pages/results.py over {total:,} runs",
+    return figures + _page(ctx, "results", "views/results.py", home, f"views/results.py over {total:,} runs",
                            Target("<", RESULTS_TARGET_S))
 
 
@@ -131,15 +131,15 @@ def _live_latency(ctx) -> Figure:
     finally:
         writer.close()
         reader.close()
-    found = live_fragment_period(REPO_ROOT / "pages")
-    tail = (f"store latency + up to {found[0]:g} s fragment period (run_every in pages/{found[1]})" if found
-            else "store latency + the live view's polling period (no run_every in pages/ yet)")
+    found = live_fragment_period(REPO_ROOT / "views")
+    tail = (f"store latency + up to {found[0]:g} s fragment period (run_every in views/{found[1]})" if found
+            else "store latency + the live view's polling period (no run_every in views/ yet)")
     return Figure("pages.live_chart", "epoch end -> visible to the chart's connection (commit + read)", "ms",
                   samples, note=tail)
 
 
 def live_fragment_period(pages: Path) -> tuple[float, str] | None:
-    """(run_every seconds, file) of the train page's live fragment: pages/train.py first, then its helpers."""
+    """(run_every seconds, file) of the train page's live fragment: views/train.py first, then its helpers."""
     files = sorted(pages.glob("*.py"), key=lambda p: (p.name != "train.py", "train" not in p.name, p.name))
     for page in files:
         period = fragment_period(page)

@@ -13,7 +13,7 @@ def _title(page, text: str):
 
 def test_data_page_grid_and_map(page, app_url):
     page.goto(app_url)  # through the navigation, as a user arrives
-    # until app.py has run once, Streamlit lists pages/ itself ("data", "home"...): wait for the real menu
+    # until app.py has run once, Streamlit lists views/ itself ("data", "home"...): wait for the real menu
     page.get_by_text("Why accuracy?").wait_for()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
     _title(page, "The first 25 images of All 60,000 (file order)").wait_for()

@@ -34,7 +34,7 @@ def trained(e2e_home, monkeypatch):
 
 def test_download_csv_and_open_a_confusion_cell(page, app_url, trained, tmp_path):
     store, (majority_id, forest_id) = trained
-    page.goto(app_url)  # the entry page first: a fresh server given a deep link runs pages/ without app.py
+    page.goto(app_url)  # the entry page first: a fresh server given a deep link runs views/ without app.py
     page.get_by_text("Why accuracy?").wait_for()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Results", exact=True).click()
     page.get_by_test_id("stDataFrame").first.wait_for()

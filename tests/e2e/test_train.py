@@ -68,7 +68,7 @@ def watch_epochs(page, store: Store, run_id: int, until: float) -> dict[int, flo
 
 def test_train_watch_stop_and_reopen(page, app_url, e2e_home):
     store = Store(e2e_home / "runs.db")
-    page.goto(app_url)  # the entry page first: a fresh server given a deep link runs pages/ without app.py
+    page.goto(app_url)  # the entry page first: a fresh server given a deep link runs views/ without app.py
     page.get_by_text("Why accuracy?").wait_for()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).click()
     page.locator("input[aria-label='Epochs (at most)']").wait_for()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist import jobs, presets
 from fmnist.store import Store
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "train.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
 
 
 @pytest.fixture(autouse=True)

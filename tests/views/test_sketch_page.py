@@ -17,11 +17,11 @@ from tests.test_predict import TINY_MLP, add_finished_run, fit
 
 REPO = Path(__file__).resolve().parents[2]
 # st.page_link only accepts pages registered with st.navigation, and resolves them next to the
-# main script: a two-page app in tmp_path, its pages/ linked to the repository's, stands in for app.py.
+# main script: a two-page app in tmp_path, its views/ linked to the repository's, stands in for app.py.
 HARNESS = f"""
 import streamlit as st
-st.navigation([st.Page({str(REPO / "pages/sketch.py")!r}, default=True),
-               st.Page({str(REPO / "pages/train.py")!r})]).run()
+st.navigation([st.Page({str(REPO / "views/sketch.py")!r}, default=True),
+               st.Page({str(REPO / "views/train.py")!r})]).run()
 """
 
 
@@ -49,7 +49,7 @@ def with_dataset(workspace, split_workspace, split):
 
 @pytest.fixture
 def page(tmp_path):
-    (tmp_path / "pages").symlink_to(REPO / "pages")
+    (tmp_path / "views").symlink_to(REPO / "views")
     (tmp_path / "app.py").write_text(HARNESS)
     return lambda: AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60)
 

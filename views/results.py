@@ -9,7 +9,7 @@ from fmnist import charts, evaluate, summary
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError, load_split
 from fmnist.store import STATUSES, StoreError
-from pages._common import lab_settings, store
+from views._common import lab_settings, store
 
 ANY = "any"
 GALLERY = 24  # images shown at once: four rows of six stay readable on a projector

@@ -39,7 +39,7 @@ def with_dataset(workspace, split_workspace, split):
 
 
 def run(**state) -> AppTest:
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "data.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO_ROOT / "views" / "data.py"), default_timeout=120)
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import app_test as app_test_mod
 from fmnist import data, evaluate, presets, summary
 from fmnist.data import CLASS_NAMES
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "results.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "results.py")
 
 
 @pytest.fixture(autouse=True)

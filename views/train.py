@@ -5,8 +5,8 @@ import streamlit as st
 from fmnist import forms, jobs, layer_table, presets, progress
 from fmnist.config import ConfigError
 from fmnist.store import QueueFull, StoreError
-from pages._common import lab_settings, store, user_name
-from pages._train_live import show_live
+from views._common import lab_settings, store, user_name
+from views._train_live import show_live
 
 
 def field_widget(field: forms.Field, value, key: str):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist import charts, explore
 from fmnist.data import CLASS_NAMES, DatasetError, load_split
-from pages._common import lab_settings
+from views._common import lab_settings
 
 MAP_SIZES = {"PCA": 5_000, "t-SNE": 2_000}  # t-SNE costs seconds per thousand points; PCA does not
 

@@ -6,7 +6,7 @@ from fmnist import charts, predict
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import ImageError, from_canvas, from_upload
-from pages._common import lab_settings, store
+from views._common import lab_settings, store
 
 TOOLS = {"freedraw": ":material/gesture: Free", "line": ":material/horizontal_rule: Line",
          "rect": ":material/crop_square: Rectangle", "circle": ":material/circle: Circle",
@@ -18,7 +18,7 @@ st.caption("Draw a garment, upload a picture or pick a test image: a trained mod
 runs = {r.id: r for r in predict.finished_runs(store())}
 if not runs:
     st.info("Train a model first: predictions come from a finished run.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="run",
                       bind="query-params", help="Every finished run; the best validation accuracy comes first.")

@@ -28,13 +28,13 @@ with right:
 
 st.subheader("The notebook's path through the lab")
 steps = [
-    ("pages/data.py", "1. Look at the data", "sample images, class balance, what each class looks like"),
-    ("pages/train.py", "2. Baselines", "the majority class and a random forest: the scores to beat"),
-    ("pages/train.py", "3. Fully connected networks", "one hidden layer, then deeper, wider, with dropout"),
-    ("pages/train.py", "4. Convolution", "networks that see shapes and edges, not single pixels"),
-    ("pages/train.py", "5. Transfer learning", "a pre-trained ResNet50, and how to make it work at 28 px"),
-    ("pages/results.py", "6. Final model on the test set", "pick on validation accuracy, then check it once on test"),
-    ("pages/sketch.py", "7. Draw a garment", "see what a trained model predicts, and why"),
+    ("views/data.py", "1. Look at the data", "sample images, class balance, what each class looks like"),
+    ("views/train.py", "2. Baselines", "the majority class and a random forest: the scores to beat"),
+    ("views/train.py", "3. Fully connected networks", "one hidden layer, then deeper, wider, with dropout"),
+    ("views/train.py", "4. Convolution", "networks that see shapes and edges, not single pixels"),
+    ("views/train.py", "5. Transfer learning", "a pre-trained ResNet50, and how to make it work at 28 px"),
+    ("views/results.py", "6. Final model on the test set", "pick on validation accuracy, then check it once on test"),
+    ("views/sketch.py", "7. Draw a garment", "see what a trained model predicts, and why"),
 ]
 for page, label, text in steps:
     st.page_link(page, label=f"**{label}**: {text}")

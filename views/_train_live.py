@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist import charts, jobs, progress
 from fmnist.store import Run, StoreError
-from pages._common import lab_settings, store
+from views._common import lab_settings, store
 
 POLL_S = 2  # how often the panel re-reads the store while anything is queued or running
 
