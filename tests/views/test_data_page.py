@@ -8,21 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fmnist import data
 from fmnist.data import CLASS_NAMES
 from fmnist.settings import REPO_ROOT
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")

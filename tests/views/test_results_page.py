@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import plotly.io
 import pytest
-import streamlit as st
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_mod
@@ -21,15 +20,6 @@ from fmnist import data, evaluate, presets, summary
 from fmnist.data import CLASS_NAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "results.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture

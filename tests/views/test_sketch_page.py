@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fmnist import data, predict
@@ -19,20 +18,14 @@ REPO = Path(__file__).resolve().parents[2]
 # st.page_link only accepts pages registered with st.navigation, and resolves them next to the
 # main script: a two-page app in tmp_path, its views/ linked to the repository's, stands in for app.py.
 HARNESS = f"""
-import streamlit as st
 st.navigation([st.Page({str(REPO / "views/sketch.py")!r}, default=True),
                st.Page({str(REPO / "views/train.py")!r})]).run()
 """
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def fresh_model_cache(fresh_caches):
     predict._cached_model.cache_clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")

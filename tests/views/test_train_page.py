@@ -6,22 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fmnist import jobs, presets
 from fmnist.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture
