@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 KINDS = ("majority", "forest", "mlp", "cnn", "resnet")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
