@@ -89,7 +89,6 @@ st.divider()
 current, missing = progress.selected_run(st.query_params.get("run", ""), runs)
 if missing:
     st.warning(missing)
-show_live(current)
 labels = {r.id: progress.label(r) for r in runs.runs(limit=200)}
 pick = st.selectbox("Open an earlier run", list(labels), index=list(labels).index(current.id) if current else None,
                     format_func=labels.get, placeholder="Choose a run",
@@ -97,3 +96,4 @@ pick = st.selectbox("Open an earlier run", list(labels), index=list(labels).inde
 if pick is not None and pick != (current.id if current else None):
     st.query_params["run"] = str(pick)
     st.rerun()
+show_live(current)

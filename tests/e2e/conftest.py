@@ -103,6 +103,25 @@ def wait_for_app(pg) -> None:
                          timeout=60_000)
 
 
+def open_select(pg, label: str) -> None:
+    """Open a selectbox's list. Playwright scrolls the box into view and clicks while the page is still
+    moving, and Streamlit's list closes on scroll: scroll first, let it settle, then click (again if needed)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = pg.get_by_role("combobox", name=label, exact=True)
+    box.scroll_into_view_if_needed()
+    for _ in range(3):
+        pg.wait_for_timeout(300)
+        box.click()
+        try:
+            pg.wait_for_function("e => e.getAttribute('aria-expanded') == 'true'", arg=box.element_handle(),
+                                 timeout=3_000)
+            return
+        except PlaywrightTimeout:  # the list closed again
+            continue
+    raise AssertionError(f"the {label!r} selectbox did not open")
+
+
 def screenshot(pg, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

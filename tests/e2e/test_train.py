@@ -7,7 +7,7 @@ import re
 import time
 
 from fmnist.store import Store
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import open_select, screenshot, wait_for_app
 
 USER = "e2e-trainer"
 POINTS = "() => { const t = document.querySelector('.js-plotly-plot .scatterlayer .trace');" \
@@ -22,7 +22,7 @@ def fill(page, label: str, value: str) -> None:
 
 
 def choose(page, label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    open_select(page, label)
     page.get_by_role("option", name=option, exact=True).click()
     wait_for_app(page)
 
@@ -101,7 +101,7 @@ def test_train_watch_stop_and_reopen(page, app_url, e2e_home):
     page.reload()
     wait_for_app(page)
     page.get_by_text(f"#{long} Single hidden layer · stopped").first.wait_for()  # the URL keeps the run open
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Open an earlier run").click()
+    open_select(page, "Open an earlier run")
     page.get_by_role("option", name=f"#{quick} Single hidden layer · finished").wait_for()
     options = page.get_by_role("option").all_inner_texts()
     assert any(o.startswith(f"#{quick} Single hidden layer · finished") and USER in o for o in options)

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 # st.page_link only accepts pages registered with st.navigation, and resolves them next to the
 # main script: a two-page app in tmp_path, its views/ linked to the repository's, stands in for app.py.
 HARNESS = f"""
+import streamlit as st
 st.navigation([st.Page({str(REPO / "views/sketch.py")!r}, default=True),
                st.Page({str(REPO / "views/train.py")!r})]).run()
 """
