@@ -132,3 +132,13 @@ def test_the_fragment_period_is_read_from_the_page_source(tmp_path):
     assert fragment_period(page) == 1.5
     page.write_text("st.write('no fragment')\n")
     assert fragment_period(page) is None
+
+
+def test_a_cold_page_render_reports_the_home_page_without_tensorflow(tmp_path):
+    """The pages group's child interpreter (views/_render_timing.py) renders app.py and reports on it."""
+    from fmnist.bench.pages import render_cold
+
+    outcome = render_cold("app.py", tmp_path / "home")
+    assert outcome["exceptions"] == []
+    assert outcome["tensorflow"] is False
+    assert outcome["seconds"] > outcome["rerun"] > 0

@@ -1,8 +1,8 @@
 """Group `pages`: cold page renders in fresh processes, the results table over 10,000 runs, and the
 time from an epoch's end to its point on the live chart.
 
-Pages render under streamlit.testing's AppTest in a child interpreter (this package never imports
-streamlit); the child reports its timing and whether TensorFlow got imported as JSON on its last line."""
+Each page renders in a child interpreter running views/_render_timing.py (the UI layer: this package stays
+free of the UI library); the child reports its timing and whether TensorFlow got imported as JSON on its last line."""
 from __future__ import annotations
 
 import ast
@@ -22,18 +22,7 @@ RESULTS_TARGET_S = 1.0
 # Must render without importing TensorFlow. The home page opens through app.py (navigation, sidebar):
 # that is a first visit, and views/home.py alone cannot resolve its st.page_link targets.
 LIGHT_PAGES = {"home": ("app.py", "app.py opening on the home page"), "data": ("views/data.py", "")}
-CHILD = """
-import json, sys, time
-start = time.perf_counter()
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file(sys.argv[1], default_timeout=120)
-at.run()
-cold = time.perf_counter() - start
-start = time.perf_counter()
-at.run()  # the same session again: what a click costs once the server is warm
-print(json.dumps({"seconds": cold, "rerun": time.perf_counter() - start, "tensorflow": "tensorflow" in sys.modules,
-                  "exceptions": [str(e.value)[:200] for e in at.exception]}))
-"""
+RENDER_TIMING = REPO_ROOT / "views" / "_render_timing.py"  # imports streamlit, so it lives beside the pages
 
 
 def run(ctx) -> list[Figure]:
@@ -49,7 +38,7 @@ def render_cold(script: str, home: Path) -> dict:
     """One render of a page script (relative to the repository) in a fresh interpreter with FMNIST_HOME=home."""
     env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", CHILD, script], cwd=REPO_ROOT, env=env,
+    done = subprocess.run([sys.executable, str(RENDER_TIMING), str(REPO_ROOT / script)], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"{script} could not be rendered: {done.stderr.strip().splitlines()[-1:]}")
