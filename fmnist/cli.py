@@ -82,5 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands.COMMANDS[args.command](args)
     except commands.USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # str(KeyError) adds quotes
+        print(f"error: {message}", file=sys.stderr)
         return 2

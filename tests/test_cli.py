@@ -73,6 +73,11 @@ def test_an_unknown_preset_lists_the_choices(cli):
     assert done.returncode == 2 and "unknown preset 'vgg'" in done.stderr and "cnn2" in done.stderr
 
 
+def test_stopping_an_unknown_run_says_so_plainly(cli):
+    done = cli("stop", "99999", ok=False)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == "error: There is no run 99999."
+
+
 def test_reproduce_prints_the_notebook_figures_beside_ours(cli):
     out = cli("reproduce", "--presets", "majority").stdout
     table = out[out.index("Model"):]
