@@ -3,19 +3,49 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
+from contextlib import contextmanager
+from pathlib import Path
 
 from fmnist import artifacts
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError, load_split
 from fmnist.nets import WeightsError
 from fmnist.settings import Settings
-from fmnist.store import RunGone, Store
+from fmnist.store import RunGone, Store, StoreError
 from fmnist.train import Hooks, TrainingFailed, fit
 
 log = logging.getLogger("fmnist.runner")
 EXPECTED = (ConfigError, TrainingFailed, WeightsError, DatasetError, artifacts.ArtifactError, MemoryError)
+BEAT_S = 5.0  # also covers the quiet phases no callback sees: data load, refit, evaluation, saving
+
+
+def _beat_forever(db_path: Path, run_id: int, done: threading.Event) -> None:
+    store = Store(db_path, create=False)  # SQLite connections stay in their own thread
+    try:
+        while not done.wait(BEAT_S):
+            try:
+                store.heartbeat(run_id)
+            except RunGone:
+                return
+            except StoreError as exc:
+                log.warning("heartbeat failed: %s", exc)
+    finally:
+        store.close()
+
+
+@contextmanager
+def beating(db_path: Path, run_id: int):
+    """Heartbeats from a thread while the body runs, so that no reaper takes a busy run for a dead one."""
+    done = threading.Event()
+    thread = threading.Thread(target=_beat_forever, args=(db_path, run_id, done), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def store_hooks(store: Store, run_id: int, time_limit: float) -> Hooks:
@@ -28,8 +58,7 @@ def store_hooks(store: Store, run_id: int, time_limit: float) -> Hooks:
             return f"time limit of {int(time_limit)} s reached"
         return None
 
-    return Hooks(on_epoch=lambda epoch, metrics: store.add_epoch(run_id, epoch, metrics),
-                 should_stop=should_stop, beat=lambda: store.heartbeat(run_id))
+    return Hooks(on_epoch=lambda epoch, metrics: store.add_epoch(run_id, epoch, metrics), should_stop=should_stop)
 
 
 def execute(store: Store, settings: Settings, run_id: int, proc_start: float | None = None) -> str:
@@ -38,6 +67,11 @@ def execute(store: Store, settings: Settings, run_id: int, proc_start: float | N
     if run is None:
         raise RunGone(f"run {run_id} does not exist")
     store.mark_running(run_id, os.getpid(), proc_start)
+    with beating(store.path, run_id):
+        return _execute(store, settings, run, run_id)
+
+
+def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
     try:
         config = run.run_config()
         split = load_split(settings)
@@ -53,7 +87,8 @@ def execute(store: Store, settings: Settings, run_id: int, proc_start: float | N
         log.warning("run %s was ended elsewhere (stopped or reaped); the worker exits", run_id)
         return (store.get(run_id) or run).status
     except EXPECTED as exc:
-        log.error("run %s failed: %s\n%s", run_id, exc, traceback.format_exc())
+        log.error("run %s failed: %s", run_id, exc)
+        log.info("its traceback:\n%s", traceback.format_exc())  # into a worker's log; not onto a CLI user's screen
         store.mark_failed(run_id, one_line(exc))
         return "failed"
     except BaseException as exc:  # noqa: BLE001 - the run must end, whatever broke

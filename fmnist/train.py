@@ -13,7 +13,6 @@ from fmnist.config import RunConfig
 from fmnist.data import Split, stratified_subset
 
 STOP_CHECK_S = 0.5   # how often a stop request is looked for between batches
-BEAT_EVERY_S = 5.0   # heartbeat during long epochs (the supervisor's limit is far longer)
 FOREST_CHUNK = 10    # trees added between stop checks
 
 
@@ -26,7 +25,6 @@ class Hooks:
     """How a fit talks to the outside world; the defaults do nothing (a plain foreground fit)."""
     on_epoch: Callable[[int, dict], None] = lambda epoch, metrics: None
     should_stop: Callable[[], str | None] = lambda: None  # a reason to stop, or None
-    beat: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -89,7 +87,6 @@ def _fit_forest(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks)
             return Result(None, None, None, None, 0, 0.0, stop_reason=reason)
         clf.n_estimators = min(clf.n_estimators + FOREST_CHUNK, config.model.n_estimators)
         clf.fit(flat, y_train)
-        hooks.beat()
     model = ForestModel(clf)
     train, val = accuracy(model, x_train, y_train), accuracy(model, split.x_val, split.y_val)
     hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": round(time.perf_counter() - begin, 2)})
@@ -167,14 +164,14 @@ def _refit_full(config: RunConfig, split: Split, epochs: int) -> KerasModel:
 
 
 def make_reporter(hooks: Hooks):
-    """A Keras callback that reports each epoch, beats, honours stop requests and catches NaN losses."""
+    """A Keras callback that reports each epoch, honours stop requests and catches NaN losses."""
     import keras
 
     class Reporter(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.epochs_done, self.nan_epoch, self.stop_reason = 0, None, None
-            self._epoch_start = self._last_check = self._last_beat = time.monotonic()
+            self._epoch_start = self._last_check = time.monotonic()
             self._epoch = 0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -192,9 +189,6 @@ def make_reporter(hooks: Hooks):
                 if reason:
                     self.stop_reason = reason
                     self.model.stop_training = True
-            if now - self._last_beat >= BEAT_EVERY_S:
-                self._last_beat = now
-                hooks.beat()
 
         def on_epoch_end(self, epoch, logs=None):
             if self.stop_reason or self.nan_epoch:
@@ -205,7 +199,6 @@ def make_reporter(hooks: Hooks):
                 return
             self.epochs_done = epoch + 1
             logs["seconds"] = round(time.monotonic() - self._epoch_start, 3)
-            self._last_beat = time.monotonic()
             hooks.on_epoch(epoch + 1, logs)
 
     return Reporter()

@@ -172,6 +172,20 @@ def test_a_hung_worker_without_heartbeat_is_killed_and_failed(lab):
         sleeper.kill()
 
 
+def test_a_run_busy_outside_any_callback_keeps_beating_and_is_not_reaped(lab, monkeypatch):
+    """A foreground `train` has no worker thread of its own: runner.beating covers its quiet phases (refit, saving)."""
+    from fmnist import runner
+    monkeypatch.setattr(runner, "BEAT_S", 0.2)
+    store, s = lab(FMNIST_HEARTBEAT_TIMEOUT=1)
+    run_id = store.create_run(presets.config_for("mlp1", **TINY))
+    store.claim(run_id, os.getpid(), None)
+    with runner.beating(s.db_path, run_id):
+        time.sleep(2.5)  # longer than the heartbeat timeout, with no epoch or callback
+        assert jobs.reap(store, s) == []
+        assert time.time() - store.get(run_id).heartbeat < 1
+    assert store.get(run_id).status == "running"
+
+
 def test_queue_cap_refuses_and_writes_nothing(lab):
     store, s = lab(FMNIST_QUEUE_CAP=2)
     for i in range(2):
