@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fmnist import data, system
+from fmnist.settings import SettingsError
 from fmnist.store import StoreError
 from views._common import lab_settings, store
 
@@ -32,7 +33,7 @@ def sidebar() -> None:
 
 try:
     store()
-except StoreError as exc:  # a corrupt or read-only runs.db: say what to do, touch nothing
+except (StoreError, SettingsError) as exc:  # a bad setting, workspace or runs.db: say what to do, touch nothing
     st.error(str(exc))
     st.stop()
 sidebar()

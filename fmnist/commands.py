@@ -8,10 +8,11 @@ import pandas as pd
 from fmnist import jobs, presets, runner, summary
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError
-from fmnist.settings import Settings, load
-from fmnist.store import QueueFull, Store, StoreError
+from fmnist.settings import Settings, SettingsError, load
+from fmnist.store import Store, StoreError
 
-USER_ERRORS = (ConfigError, DatasetError, StoreError, QueueFull, KeyError)
+# QueueFull and RunGone are StoreErrors; OSError: an output file (--csv, --json) that cannot be written
+USER_ERRORS = (ConfigError, DatasetError, StoreError, SettingsError, KeyError, OSError)
 
 
 def _open() -> tuple[Store, Settings]:

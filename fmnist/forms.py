@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from fmnist import nets, presets
 from fmnist.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, ConfigError, ConvBlock, ModelSpec, RunConfig
-from fmnist.store import QueueFull
+from fmnist.store import StoreError
 
 CUSTOM = "custom"
 KERAS = ("mlp", "cnn", "resnet")
@@ -246,6 +246,6 @@ def submit_all(configs: list[RunConfig], submit) -> tuple[list[int], list[str]]:
     for config in configs:
         try:
             queued.append(submit(config))
-        except (QueueFull, ConfigError) as exc:
+        except (StoreError, ConfigError) as exc:  # QueueFull is a StoreError
             refused.append(f"{config.name}: {exc}")
     return queued, refused

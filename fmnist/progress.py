@@ -1,6 +1,7 @@
 """How far a run has got and how long it will take: epoch-time estimates, progress, ETA, queue rows, labels."""
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -160,5 +161,5 @@ def selected_run(query: str, store: Store) -> tuple[Run | None, str | None]:
     """The run named by the URL's ?run= value, or a warning saying it does not exist."""
     if not query:
         return None, None
-    run = store.get(int(query)) if query.isdigit() else None
+    run = store.get(int(query)) if re.fullmatch(r"[0-9]{1,18}", query) else None  # SQLite ids fit in 18 digits
     return (run, None) if run else (None, f"There is no run '{query}'. Choose one from the list below.")

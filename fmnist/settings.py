@@ -8,12 +8,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the message says which and what to do."""
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     try:
         return int(raw) if raw else default
     except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give one.") from None
+        raise SettingsError(f"{name}={raw!r} is not a whole number; unset it or give one.") from None
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,12 @@ class Settings:
         return self.home / "logs"
 
     def ensure_dirs(self) -> None:
-        for path in (self.home, self.models_dir, self.cache_dir, self.logs_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        try:
+            for path in (self.home, self.models_dir, self.cache_dir, self.logs_dir):
+                path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"The workspace {self.home} cannot be created or written ({exc.strerror}); "
+                                "set FMNIST_HOME to a folder you can write to.") from exc
 
 
 def load() -> Settings:

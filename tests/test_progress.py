@@ -122,3 +122,5 @@ def test_selected_run_from_the_url(store, run_factory):
     assert progress.selected_run("", store) == (None, None)
     assert progress.selected_run("abc", store) == (None, "There is no run 'abc'. Choose one from the list below.")
     assert progress.selected_run("99", store)[1] == "There is no run '99'. Choose one from the list below."
+    for odd in ("²", "9" * 25, "-1", "1.0"):  # a digit int() refuses, an id too large for SQLite, signs, decimals
+        assert progress.selected_run(odd, store) == (None, f"There is no run '{odd}'. Choose one from the list below.")

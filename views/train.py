@@ -90,6 +90,8 @@ current, missing = progress.selected_run(st.query_params.get("run", ""), runs)
 if missing:
     st.warning(missing)
 labels = {r.id: progress.label(r) for r in runs.runs(limit=200)}
+if current and current.id not in labels:  # an older run opened from its URL
+    labels = {current.id: progress.label(current), **labels}
 pick = st.selectbox("Open an earlier run", list(labels), index=list(labels).index(current.id) if current else None,
                     format_func=labels.get, placeholder="Choose a run",
                     key=f"open-{current.id if current else ''}-{hash(tuple(labels.values()))}")  # new labels, new widget

@@ -107,6 +107,18 @@ def test_an_unknown_run_in_the_url_gets_a_warning(workspace, no_workers):
     assert texts(at.warning) == ["There is no run '99'. Choose one from the list below."]
 
 
+def test_a_run_older_than_the_picker_list_opens_from_its_url(workspace, no_workers):
+    store = Store(workspace.db_path)
+    oldest = store.create_run(presets.config_for("mlp1", name="the oldest"))
+    store.mark_stopped(oldest, "stopped by request")
+    for _ in range(200):  # the picker lists the newest 200
+        store.mark_stopped(store.create_run(presets.config_for("mlp1")), "stopped by request")
+    at = page(run=oldest)
+    assert not at.exception
+    picker = next(s for s in at.selectbox if s.label == "Open an earlier run")
+    assert picker.value == oldest and len(picker.options) == 201
+
+
 def test_the_queue_lists_runs_with_who_started_them_and_stops_one(workspace, no_workers):
     store = Store(workspace.db_path)
     first = store.create_run(presets.config_for("mlp1", user="bo"))
