@@ -1,6 +1,7 @@
 """Find, verify, parse and cache Fashion-MNIST; the notebook's split; the class names."""
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import zipfile
@@ -183,6 +184,12 @@ def load_split(settings: Settings) -> Split:
         raise DatasetError(f"The dataset cache {path} is damaged ({exc}); delete it and it will be rebuilt.") from exc
     source = str(arrays.pop("source"))
     return Split(**arrays, source=source)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_split(settings: Settings) -> Split:
+    """load_split once per workspace in this process: the pages and the sketch's neighbours share one copy."""
+    return load_split(settings)
 
 
 def data_location(settings: Settings) -> str:

@@ -161,16 +161,11 @@ def thumbnail(gray: np.ndarray, size: int = 168) -> np.ndarray:
 # ---------------------------------------------------------------- nearest training images
 
 
-@functools.lru_cache(maxsize=2)
-def split(settings: Settings) -> data.Split:
-    """The notebook's split, loaded once per workspace in this process."""
-    return data.load_split(settings)
-
-
 @functools.lru_cache(maxsize=1)
 def _train_index(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """The training images flattened to float32 (42,000 x 784, 132 MB) and their squared norms."""
-    flat = split(settings).x_train.reshape(len(split(settings).x_train), -1).astype(np.float32)
+    x_train = data.shared_split(settings).x_train
+    flat = x_train.reshape(len(x_train), -1).astype(np.float32)
     return flat, np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
 
 
@@ -183,7 +178,7 @@ def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3)
     |x|^2 - 2 x.q in float32; the best candidates are then re-ranked with exact float64
     differences, so rounding in the fast pass cannot change the answer.
     """
-    s = split(settings)
+    s = data.shared_split(settings)
     flat, norms = _train_index(settings)
     q = np.asarray(image28, np.float32).reshape(-1)
     approx = norms - 2.0 * (flat @ q)
@@ -198,7 +193,7 @@ def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3)
 
 def pick_test_image(settings: Settings, index: int) -> tuple[np.ndarray, int]:
     """Test image `index` and its true label."""
-    s = split(settings)
+    s = data.shared_split(settings)
     return s.x_test[index], int(s.y_test[index])
 
 

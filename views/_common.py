@@ -1,9 +1,9 @@
-"""What every page shares: settings, the store (one connection per server), sidebar facts."""
+"""What every page shares: settings, the store (one connection per server), the dataset, the user's name."""
 from __future__ import annotations
 
 import streamlit as st
 
-from fmnist import jobs, settings as settings_mod
+from fmnist import data, jobs, settings as settings_mod
 from fmnist.store import Store
 
 
@@ -20,6 +20,12 @@ def _store(path: str) -> Store:
     store = Store(s.db_path)
     jobs.refresh(store, s)  # on start-up: orphans of a restart end as failed, waiting runs start
     return store
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
+def dataset(home: str) -> data.Split:
+    """The notebook's split: one copy per server, shared with the sketch page's nearest-image search."""
+    return data.shared_split(lab_settings())
 
 
 def store() -> Store:

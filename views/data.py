@@ -3,20 +3,15 @@ import numpy as np
 import streamlit as st
 
 from fmnist import charts, explore
-from fmnist.data import CLASS_NAMES, DatasetError, load_split
-from views._common import lab_settings
+from fmnist.data import CLASS_NAMES, DatasetError
+from views._common import dataset, lab_settings
 
 MAP_SIZES = {"PCA": 5_000, "t-SNE": 2_000}  # t-SNE costs seconds per thousand points; PCA does not
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
-def _split(home: str):
-    return load_split(lab_settings())
-
-
 @st.cache_resource(show_spinner=False)
 def _arrays(home: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    return explore.source_arrays(_split(home), source)
+    return explore.source_arrays(dataset(home), source)
 
 
 def _square_cells(fig, width: int = 900, side: int = 150):
@@ -37,7 +32,7 @@ def _grid(home: str, source: str, n: int, classes: tuple[int, ...], seed: int):
 
 @st.cache_data(show_spinner=False)
 def _balance(home: str):
-    return explore.class_counts(_split(home))
+    return explore.class_counts(dataset(home))
 
 
 @st.cache_data(show_spinner=False)

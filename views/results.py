@@ -7,17 +7,12 @@ import streamlit as st
 
 from fmnist import charts, evaluate, summary
 from fmnist.artifacts import ArtifactError
-from fmnist.data import CLASS_NAMES, DatasetError, load_split
+from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.store import STATUSES, StoreError
-from views._common import lab_settings, store
+from views._common import dataset, lab_settings, store
 
 ANY = "any"
 GALLERY = 24  # images shown at once: four rows of six stay readable on a projector
-
-
-@st.cache_resource(show_spinner="Loading the test images…")
-def _split(home: str):
-    return load_split(lab_settings())
 
 
 def _rename(run_id: int) -> None:
@@ -100,8 +95,9 @@ with compare_tab:
                             default=list(labels)[:3], format_func=labels.get, key="overlay")
     chosen_runs = [r for r in ended if r.id in picked]
     left, right = st.columns(2)
-    left.plotly_chart(charts.overlay_curves(summary.curves(db, chosen_runs), "val_accuracy"))
-    right.plotly_chart(charts.overlay_curves(summary.curves(db, chosen_runs), "val_loss"))
+    curves = summary.curves(db, chosen_runs)
+    left.plotly_chart(charts.overlay_curves(curves, "val_accuracy"))
+    right.plotly_chart(charts.overlay_curves(curves, "val_loss"))
     axis = st.radio("Validation accuracy against", ["params", "seconds"], horizontal=True, key="scatter_x")
     st.plotly_chart(charts.scatter_runs(summary.scatter_frame(ended, axis), x=axis))
 
@@ -118,7 +114,7 @@ with test_tab:
     if st.button(f"Evaluate run #{run.id} on the test set", type="primary"):
         try:
             with st.spinner("Predicting the 10,000 test images…"):
-                evaluate.evaluate(db, settings, run.id, split=_split(str(settings.home)))
+                evaluate.evaluate(db, settings, run.id, split=dataset(str(settings.home)))
             st.session_state.setdefault("looked", set()).add(run.id)
             st.rerun()  # so the chooser above shows the new count of test evaluations
         except (ArtifactError, evaluate.EvaluationError, DatasetError) as exc:
@@ -146,6 +142,6 @@ with test_tab:
     idx, t, p, conf = evaluate.examples(report, *cell)
     right.caption(f"{len(idx)} test images" + (f", the {GALLERY} most confident shown" if len(idx) > GALLERY else ""))
     if len(idx):
-        st.plotly_chart(charts.image_grid(_split(str(settings.home)).x_test[idx[:GALLERY]],
+        st.plotly_chart(charts.image_grid(dataset(str(settings.home)).x_test[idx[:GALLERY]],
                                           evaluate.titles(t[:GALLERY], p[:GALLERY], conf[:GALLERY]), cols=6,
                                           title=evaluate.cell_title(*cell)), key="gallery")
