@@ -317,11 +317,6 @@ class Store:
     def presets_used(self) -> list[str]:
         return [r[0] for r in self._read("SELECT DISTINCT preset FROM runs ORDER BY preset")]
 
-    def find_active_duplicate(self, dedup_key: str, within_s: float) -> int | None:
-        rows = self._read("SELECT id FROM runs WHERE dedup_key=? AND created_at>=? ORDER BY id DESC LIMIT 1",
-                          (dedup_key, time.time() - within_s))
-        return int(rows[0][0]) if rows else None
-
     def epochs(self, run_id: int) -> list[dict]:
         rows = self._read("SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds FROM epochs "
                           "WHERE run_id=? ORDER BY epoch", (run_id,))
