@@ -102,6 +102,11 @@ def duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def about(seconds: float) -> str:
+    """An estimate in words: 'under a second' rather than 'about 0 s'."""
+    return "under a second" if seconds < 0.5 else f"about {duration(seconds)}"
+
+
 def curve_marks(run: Run, epochs: list[dict]) -> tuple[int | None, int | None]:
     """(best epoch, early-stop epoch) for the chart: the best validation accuracy so far, and where
     early stopping ended the run."""

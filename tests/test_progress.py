@@ -30,6 +30,7 @@ def ended_run(store, config, seconds, status="finished"):
 def test_duration_text():
     assert [progress.duration(s) for s in (0, 42.4, 60, 185, 3599, 3720, 7322)] == \
         ["0 s", "42 s", "1 min 00 s", "3 min 05 s", "59 min 59 s", "1 h 02 min", "2 h 02 min"]
+    assert [progress.about(s) for s in (0.2, 0.6, 185)] == ["under a second", "about 1 s", "about 3 min 05 s"]
 
 
 def test_scaling_counts_the_validation_pass():

@@ -75,7 +75,7 @@ with summary_col:
         st.dataframe(pd.DataFrame(table), hide_index=True,
                      column_config={"Params": st.column_config.NumberColumn(format="localized")})
         per_epoch = progress.epoch_seconds_estimate(config or base, runs)
-        st.caption("Expected time per epoch: " + (f"about {progress.duration(per_epoch)} (from earlier runs)"
+        st.caption("Expected time per epoch: " + (f"{progress.about(per_epoch)} (from earlier runs)"
                                                    if per_epoch else "unknown until the first epoch"))
     else:
         st.caption("Not a neural network: no layers to list, and it trains in one step.")
