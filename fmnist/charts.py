@@ -557,3 +557,64 @@ def probabilities(
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     return _style(fig, title, height=80 + 38 * len(order), showlegend=False,
                   margin=dict(l=110, r=30, t=70, b=50))
+
+
+# --------------------------------------------------------------------------
+# inside a network
+# --------------------------------------------------------------------------
+def tile_mosaic(stack: np.ndarray, cols: int | None = None, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(n, h, w) pictures -> one (rows*(h+gap)-gap, cols*(w+gap)-gap) array with NaN gaps, row-major,
+    and an equally shaped array naming each cell's picture (NaN in the gaps)."""
+    stack = np.asarray(stack, dtype=float)
+    n, h, w = stack.shape
+    cols = max(1, min(int(cols or math.ceil(math.sqrt(n))), n))
+    rows = math.ceil(n / cols)
+    mosaic = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
+    which = np.full(mosaic.shape, np.nan)
+    for i, picture in enumerate(stack):
+        top, left = (i // cols) * (h + gap), (i % cols) * (w + gap)
+        mosaic[top:top + h, left:left + w] = picture
+        which[top:top + h, left:left + w] = i
+    return mosaic, which
+
+
+def picture_grid(
+    stack: np.ndarray,
+    title: str,
+    unit: str = "filter",
+    diverging: bool = False,
+    cols: int | None = None,
+) -> go.Figure:
+    """Many small pictures (filters, weights, feature maps) as ONE heatmap, tiled with thin gaps.
+
+    One trace instead of a subplot each keeps 100 pictures light enough to click through. Diverging
+    data (weights) get a red-white-blue scale centred on 0; activations a gray scale from 0 (black)
+    to the stack's largest value (white), shared by every picture so weak ones look dark.
+    """
+    stack = np.asarray(stack, dtype=float)
+    if stack.size == 0:
+        return _empty(title, "Nothing to show")
+    if stack.ndim != 3:
+        raise ValueError(f"stack must have shape (n, h, w), got {stack.shape}")
+    mosaic, which = tile_mosaic(stack, cols)
+    peak = float(np.nanmax(np.abs(stack))) or 1.0
+    scale = dict(colorscale="RdBu", zmid=0, zmin=-peak, zmax=peak) if diverging else \
+        dict(colorscale="gray", zmin=min(0.0, float(stack.min())), zmax=peak)
+    fig = go.Figure(go.Heatmap(
+        z=mosaic, customdata=which, zsmooth=False, hoverongaps=False, showscale=True,
+        colorbar=dict(title="weight" if diverging else "activation", thickness=15),
+        hovertemplate=f"{unit} %{{customdata}}<br>value %{{z:.3g}}<extra></extra>", **scale))
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x", constrain="domain")
+    rows, width = mosaic.shape
+    return _style(fig, title, height=int(np.clip(110 + 560 * rows / width, 260, 720)),
+                  plot_bgcolor="white", margin=dict(l=20, r=20, t=70, b=20))
+
+
+def gradcam_overlay(image: np.ndarray, cam: np.ndarray, title: str = "Grad-CAM") -> go.Figure:
+    """The image with its Grad-CAM heat (0..1) on top: the saliency overlay, its colour bar renamed."""
+    fig = saliency_overlay(image, cam, title=title)
+    fig.update_traces(selector=dict(name="saliency"), name="Grad-CAM", colorbar_title_text="Grad-CAM",
+                      hovertemplate="row %{y}, col %{x}<br>Grad-CAM %{z:.0%} of its peak<extra></extra>")
+    return fig
