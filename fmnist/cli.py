@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", choices=GROUP_NAMES, metavar="GROUP",
                    help=f"run only these groups: {', '.join(GROUP_NAMES)}")
     b.add_argument("--json", metavar="FILE", help="where the report goes (default: <workspace>/bench-report.json)")
-    w = sub.add_parser("worker", help=argparse.SUPPRESS)
-    w.add_argument("run_id", type=int)
+    sub.add_parser("supervise", help="start queued runs and reap dead ones until the queue is empty "
+                   "(the app does this itself; for a queue fed from the command line)")
     return p
 
 

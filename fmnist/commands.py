@@ -5,22 +5,20 @@ import sys
 
 import pandas as pd
 
-from fmnist import jobs, presets, runner, summary
+from fmnist import jobs, presets, runner, summary, supervisor
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError
 from fmnist.settings import Settings, SettingsError, load
 from fmnist.store import Store, StoreError
 
 # QueueFull and RunGone are StoreErrors; OSError: an output file (--csv, --json) that cannot be written
-USER_ERRORS = (ConfigError, DatasetError, StoreError, SettingsError, KeyError, OSError)
+USER_ERRORS = (ConfigError, DatasetError, StoreError, SettingsError, KeyError, LookupError, OSError)
 
 
 def _open() -> tuple[Store, Settings]:
     settings = load()
     settings.ensure_dirs()
-    store = Store(settings.db_path)
-    jobs.reap(store, settings)  # runs orphaned by a restart end as failed before anything is shown
-    return store, settings
+    return Store.open(settings), settings
 
 
 def list_presets(args) -> int:
@@ -39,9 +37,10 @@ def train(args) -> int:
     nets.check_size(config, settings.max_params)
     if args.background:
         run_id = jobs.submit(config, store, settings)
+        supervisor.ensure_one(store, settings)  # someone must start it: the app's supervisor, or a new one
         print(f"run {run_id} queued; follow it with `python -m fmnist runs`, stop it with `python -m fmnist stop {run_id}`")
         return 0
-    run_id = store.create_run(config)
+    run_id = runner.create_foreground(store, config)
     print(f"run {run_id}: {config.name} ...", flush=True)
     status = runner.execute(store, settings, run_id)
     _print_run(store.get(run_id))
@@ -61,7 +60,6 @@ def _print_run(run) -> None:
 
 def runs(args) -> int:
     store, settings = _open()
-    jobs.refresh(store, settings)
     frame = summary.summary_frame(store, limit=args.limit if not args.csv else 1_000_000)
     if args.csv:
         with open(args.csv, "wb") as fh:
@@ -89,7 +87,7 @@ def reproduce(args) -> int:
         config = presets.config_for(key, **overrides)
         if args.limit:
             config = config.with_(epochs=min(config.epochs, args.limit))
-        run_id = store.create_run(config)
+        run_id = runner.create_foreground(store, config)
         print(f"run {run_id}: {config.name} ...", flush=True)
         failed += runner.execute(store, settings, run_id) != "finished"
         _print_run(store.get(run_id))
@@ -99,9 +97,11 @@ def reproduce(args) -> int:
     return 1 if failed else 0
 
 
-def worker(args) -> int:
-    from fmnist import worker as worker_mod
-    return worker_mod.main(args.run_id)
+def supervise(args) -> int:
+    """Start queued runs and reap dead ones until nothing is queued or running (no app server needed)."""
+    store, settings = _open()
+    supervisor.run_until_idle(store, settings)
+    return 0
 
 
 def predict(args) -> int:
@@ -151,4 +151,4 @@ def bench(args) -> int:
 
 
 COMMANDS = {"setup": setup, "presets": list_presets, "train": train, "runs": runs, "stop": stop,
-            "reproduce": reproduce, "worker": worker, "predict": predict, "bench": bench}
+            "reproduce": reproduce, "supervise": supervise, "predict": predict, "bench": bench}

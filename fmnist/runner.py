@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import traceback
 from contextlib import contextmanager
-from pathlib import Path
 
-from fmnist import artifacts
+from fmnist import artifacts, system
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError, load_split
 from fmnist.nets import WeightsError
@@ -22,25 +22,21 @@ EXPECTED = (ConfigError, TrainingFailed, WeightsError, DatasetError, artifacts.A
 BEAT_S = 5.0  # also covers the quiet phases no callback sees: data load, refit, evaluation, saving
 
 
-def _beat_forever(db_path: Path, run_id: int, done: threading.Event) -> None:
-    store = Store(db_path, create=False)  # SQLite connections stay in their own thread
-    try:
-        while not done.wait(BEAT_S):
-            try:
-                store.heartbeat(run_id)
-            except RunGone:
-                return
-            except StoreError as exc:
-                log.warning("heartbeat failed: %s", exc)
-    finally:
-        store.close()
+def _beat_forever(store: Store, run_id: int, done: threading.Event) -> None:
+    while not done.wait(BEAT_S):
+        try:
+            store.heartbeat(run_id)  # the store's pool gives this thread its own connection
+        except RunGone:
+            return
+        except StoreError as exc:
+            log.warning("heartbeat failed: %s", exc)
 
 
 @contextmanager
-def beating(db_path: Path, run_id: int):
+def beating(store: Store, run_id: int):
     """Heartbeats from a thread while the body runs, so that no reaper takes a busy run for a dead one."""
     done = threading.Event()
-    thread = threading.Thread(target=_beat_forever, args=(db_path, run_id, done), daemon=True)
+    thread = threading.Thread(target=_beat_forever, args=(store, run_id, done), daemon=True)
     thread.start()
     try:
         yield
@@ -66,8 +62,9 @@ def execute(store: Store, settings: Settings, run_id: int, proc_start: float | N
     run = store.get(run_id)
     if run is None:
         raise RunGone(f"run {run_id} does not exist")
-    store.mark_running(run_id, os.getpid(), proc_start)
-    with beating(store.path, run_id):
+    store.mark_running(run_id, os.getpid(), proc_start, socket.gethostname())
+    system.limit_threads(settings.threads_per_run)
+    with beating(store, run_id):
         return _execute(store, settings, run, run_id)
 
 
@@ -81,6 +78,8 @@ def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
             return "stopped"
         path = settings.models_dir / f"run-{run_id}{artifacts.suffix_for(config.model.kind)}"
         digest = artifacts.save(result.model, config.model.kind, path)
+        if settings.executor != "local":  # the app server may share no filesystem with this node
+            store.put_artifact(run_id, digest, path.suffix, path.read_bytes())
         store.finish(run_id, {**result.fields(), "model_path": str(path), "model_sha256": digest})
         return "finished"
     except RunGone:
@@ -102,3 +101,11 @@ def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or exc.__class__.__name__
+
+
+def create_foreground(store: Store, config) -> int:
+    """A run this very process executes (`train`, `reproduce`): running from the start, never queued,
+    so no supervisor can hand it to a second worker."""
+    from fmnist.executors.local import handle_of
+    return store.create_run(config, status="running", executor="local", handle=handle_of(os.getpid()),
+                            started_at=time.time(), heartbeat=time.time())

@@ -24,9 +24,12 @@ def _int(name: str, default: int) -> int:
 class Settings:
     home: Path
     data_dir: Path | None
-    # One slot: TensorFlow already uses every core for one fit, so two fits on a
-    # 2-core machine each run at about half speed and finish no sooner.
+    # Runs at once: the cores divided by each run's thread budget (1 on a 2-core machine: two fits
+    # there each run at half speed and finish no sooner).
     slots: int = 1
+    # Threads a worker gives TensorFlow's ops and scikit-learn, so that `slots` runs fill the
+    # machine without oversubscribing it.
+    threads_per_run: int = 2
     queue_cap: int = 20
     active_per_user: int = 5
     # A worker beats at least every 10 s; six missed beats means it is hung.
@@ -34,6 +37,9 @@ class Settings:
     run_time_limit: int = 4 * 3600
     # Fits every preset (ResNet50 at 96 px is 24.1 M) and keeps a shared server usable.
     max_params: int = 30_000_000
+    executor: str = "local"          # "local": spawned processes; "ray": jobs on a Ray cluster
+    ray_address: str | None = None   # FMNIST_RAY_ADDRESS, host:port as `ray start --head` prints it
+    database_url: str | None = None  # FMNIST_DATABASE_URL; unset: the SQLite file in the workspace
 
     @property
     def db_path(self) -> Path:
@@ -60,13 +66,39 @@ class Settings:
                                 "set FMNIST_HOME to a folder you can write to.") from exc
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in allowed:
+        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(allowed)}; unset it or pick one.")
+    return raw
+
+
+def _url(name: str) -> str | None:
+    raw = os.environ.get(name, "").strip()
+    if raw and not raw.startswith(("postgresql", "sqlite")):
+        raise SettingsError(f"{name} must be a postgresql://user@host:port/db (or sqlite:///file) URL; "
+                            "unset it to use the workspace's SQLite file.")
+    return raw or None
+
+
+def default_threads(cpus: int) -> int:
+    """All cores for one run on a 2-core machine, two on 4-7 cores, four from 8 (more helps one small fit little)."""
+    return max(1, min(4, cpus // 2 if cpus >= 4 else cpus))
+
+
 def load() -> Settings:
     home = Path(os.environ.get("FMNIST_HOME") or REPO_ROOT / ".fmnist").expanduser()
     data = os.environ.get("FMNIST_DATA_DIR")
+    cpus = os.cpu_count() or 1
+    threads = max(1, _int("FMNIST_THREADS_PER_RUN", default_threads(cpus)))
     return Settings(
         home=home.resolve(),
         data_dir=Path(data).expanduser() if data else None,
-        slots=max(1, _int("FMNIST_SLOTS", 1)),
+        slots=max(1, _int("FMNIST_SLOTS", max(1, cpus // threads))),
+        threads_per_run=threads,
+        executor=_choice("FMNIST_EXECUTOR", "local", ("local", "ray")),
+        ray_address=os.environ.get("FMNIST_RAY_ADDRESS", "").strip() or None,
+        database_url=_url("FMNIST_DATABASE_URL"),
         queue_cap=max(1, _int("FMNIST_QUEUE_CAP", 20)),
         active_per_user=max(1, _int("FMNIST_ACTIVE_PER_USER", 5)),
         heartbeat_timeout=max(5, _int("FMNIST_HEARTBEAT_TIMEOUT", 60)),

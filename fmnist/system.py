@@ -16,3 +16,17 @@ def gpu_summary() -> str:
         if out:
             return "; ".join(line.split(" (UUID")[0] for line in out.splitlines())
     return "none (training runs on the CPU)"
+
+
+def limit_threads(threads: int) -> None:
+    """Give this process's training `threads` cores: TensorFlow's op pools and scikit-learn's joblib workers.
+
+    Call before TensorFlow runs its first op (a worker does, first thing)."""
+    import os
+    os.environ["LOKY_MAX_CPU_COUNT"] = str(threads)  # joblib's n_jobs=-1 counts this many cores
+    import tensorflow as tf
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already started (a foreground run in a busy process): keep its pools
+        pass

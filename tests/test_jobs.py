@@ -1,4 +1,7 @@
-"""Background runs with real worker processes: no mocks of the process layer."""
+"""Background runs with real worker processes and a real supervisor: no mocks of the process layer.
+
+The `lab` fixture runs on each backend in BACKENDS (an executor and a store), so the run lifecycle is
+checked the same way on every one."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +15,8 @@ import time
 
 import pytest
 
-from fmnist import jobs, presets, settings as settings_mod
+from fmnist import jobs, presets, schema, settings as settings_mod, supervisor
+from fmnist.executors.local import LocalExecutor, handle_of
 from fmnist.store import QueueFull, Store
 
 TINY = dict(subset=200, epochs=2, batch_size=64)
@@ -30,18 +34,36 @@ def dataset_cache(tmp_path_factory):
     return data.cache_path(s)
 
 
+BACKENDS = ["local-sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_env(request) -> dict:
+    """Environment variables that select the executor and the store of one backend."""
+    return {}
+
+
 @pytest.fixture
-def lab(tmp_path, monkeypatch, dataset_cache):
-    """(store, settings) on a fresh workspace; env vars tune the limits per test."""
-    def make(**env):
+def lab(tmp_path, monkeypatch, dataset_cache, backend_env):
+    """(store, settings) on a fresh workspace with its supervisor running, as an app server has it.
+
+    make(supervise=False) leaves the supervisor out, for tests that call its steps themselves."""
+    started = []
+
+    def make(supervise=True, **env):
         monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
-        for key, value in env.items():
+        for key, value in {**backend_env, **env}.items():
             monkeypatch.setenv(key, str(value))
         s = settings_mod.load()
         s.ensure_dirs()
         shutil.copy(dataset_cache, s.cache_dir / dataset_cache.name)
-        return Store(s.db_path), s
-    return make
+        store = Store.open(s)
+        if supervise:
+            started.append(supervisor.Supervisor(store, s).start())
+        return store, s
+    yield make
+    for sup in started:
+        sup.stop()
 
 
 def wait_for(predicate, timeout=240.0, every=0.2):  # generous: CI machines are loaded
@@ -55,7 +77,6 @@ def wait_for(predicate, timeout=240.0, every=0.2):  # generous: CI machines are 
 
 
 def status_of(store, settings, run_id):
-    jobs.refresh(store, settings)
     return store.get(run_id).status
 
 
@@ -76,8 +97,8 @@ def test_kill_9_fails_the_run_keeps_its_epochs_and_starts_the_next(lab):
     store, s = lab()
     victim = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
     waiting = jobs.submit(presets.config_for("mlp1", name="next in line", **TINY), store, s)
-    assert store.get(waiting).status == "queued"
     wait_for(lambda: len(store.epochs(victim)) >= 2)
+    assert store.get(waiting).status == "queued"  # one slot: it waits its turn
     os.kill(store.get(victim).pid, signal.SIGKILL)
     killed_at = time.time()
     wait_for(lambda: status_of(store, s, victim) == "failed", timeout=30)
@@ -106,6 +127,7 @@ def test_stop_a_queued_run_removes_it_from_the_queue(lab):
     store, s = lab()
     first = jobs.submit(presets.config_for("mlp1", **TINY), store, s)
     second = jobs.submit(presets.config_for("mlp1", name="second", **TINY), store, s)
+    wait_for(lambda: store.get(first).status == "running")
     assert store.get(second).status == "queued"
     assert jobs.stop(second, store, s) == "stopped"
     assert store.get(second).error == "removed from the queue" and store.epochs(second) == []
@@ -117,21 +139,19 @@ def test_two_workers_and_readers_never_see_a_locked_database(lab):
     store, s = lab(FMNIST_SLOTS=2)
     ids = [jobs.submit(presets.config_for("mlp1", name=f"parallel {i}", subset=1000, epochs=6, batch_size=16), store, s)
            for i in range(2)]
-    assert {store.get(i).status for i in ids} == {"running"}
+    wait_for(lambda: {store.get(i).status for i in ids} == {"running"}, timeout=30)
     errors, reads, done = [], [0], threading.Event()
 
-    def reader():
-        mine = Store(s.db_path)
+    def reader():  # every reader shares the one Store, as a server's sessions do
         while not done.is_set():
             try:
                 for run_id in ids:
-                    mine.epochs(run_id)
-                    mine.get(run_id)
-                jobs.refresh(mine, s)
+                    store.epochs(run_id)
+                    store.get(run_id)
+                jobs.active_runs(store)
                 reads[0] += 1
             except Exception as exc:  # noqa: BLE001 - any error is the finding
                 errors.append(exc)
-        mine.close()
 
     threads = [threading.Thread(target=reader) for _ in range(3)]
     for t in threads:
@@ -147,25 +167,49 @@ def test_two_workers_and_readers_never_see_a_locked_database(lab):
 
 
 def test_a_restart_reaps_a_run_left_running_by_a_dead_pid(lab):
-    store, s = lab()
+    store, s = lab(supervise=False)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    handle = handle_of(gone.pid)
     gone.wait()
     run_id = store.create_run(presets.config_for("mlp1", **TINY))
-    store.claim(run_id, gone.pid, None)
-    fresh = Store(s.db_path)  # as a restarted server would open it
-    assert jobs.reap(fresh, s) == [run_id]
+    store.claim(run_id, gone.pid, None, executor="local", handle=handle)
+    fresh = Store(s.db_path)  # as a restarted server would open it, with a supervisor of its own
+    assert supervisor.Supervisor(fresh, s, LocalExecutor(s)).step() is True
     assert fresh.get(run_id).status == "failed" and fresh.get(run_id).error.startswith("worker died")
 
 
+def test_reading_runs_never_changes_them(lab):
+    store, s = lab(supervise=False)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    handle = handle_of(gone.pid)
+    gone.wait()
+    dead = store.create_run(presets.config_for("mlp1", **TINY))
+    store.claim(dead, gone.pid, None, executor="local", handle=handle)
+    waiting = jobs.submit(presets.config_for("mlp1", name="waiting", **TINY), store, s)
+    before = [store.get(i) for i in (dead, waiting)]
+    assert [r.id for r in jobs.active_runs(store, s)] == [dead, waiting]  # running first, then the queue
+    time.sleep(1.5)
+    assert [store.get(i) for i in (dead, waiting)] == before  # no supervisor: nothing moved
+
+
+def test_only_one_supervisor_holds_the_store(lab):
+    store, s = lab(supervise=False)
+    first = supervisor.Supervisor(store, s, LocalExecutor(s))
+    second = supervisor.Supervisor(Store(s.db_path), s, LocalExecutor(s))
+    assert first.step() is True and second.step() is False and first.step() is True
+    store.release_lease(supervisor.LEASE, first.holder)  # the first server shut down
+    assert second.step() is True and first.step() is False
+
+
 def test_a_hung_worker_without_heartbeat_is_killed_and_failed(lab):
-    store, s = lab(FMNIST_HEARTBEAT_TIMEOUT=5)
+    store, s = lab(supervise=False, FMNIST_HEARTBEAT_TIMEOUT=5)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         run_id = store.create_run(presets.config_for("mlp1", **TINY))
-        store.claim(run_id, sleeper.pid, None)
+        store.claim(run_id, sleeper.pid, None, executor="local", handle=handle_of(sleeper.pid))
         with store.write() as c:
-            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time() - 30, run_id))
-        jobs.reap(store, s)
+            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(heartbeat=time.time() - 30))
+        supervisor.reap(store, s, LocalExecutor(s))
         assert store.get(run_id).error == "no heartbeat for 5 s"
         assert sleeper.wait(timeout=5) == -signal.SIGKILL
     finally:
@@ -176,18 +220,17 @@ def test_a_run_busy_outside_any_callback_keeps_beating_and_is_not_reaped(lab, mo
     """A foreground `train` has no worker thread of its own: runner.beating covers its quiet phases (refit, saving)."""
     from fmnist import runner
     monkeypatch.setattr(runner, "BEAT_S", 0.2)
-    store, s = lab(FMNIST_HEARTBEAT_TIMEOUT=1)
-    run_id = store.create_run(presets.config_for("mlp1", **TINY))
-    store.claim(run_id, os.getpid(), None)
-    with runner.beating(s.db_path, run_id):
+    store, s = lab(supervise=False, FMNIST_HEARTBEAT_TIMEOUT=1)
+    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    with runner.beating(store, run_id):
         time.sleep(2.5)  # longer than the heartbeat timeout, with no epoch or callback
-        assert jobs.reap(store, s) == []
+        assert supervisor.reap(store, s, LocalExecutor(s)) == []
         assert time.time() - store.get(run_id).heartbeat < 1
     assert store.get(run_id).status == "running"
 
 
 def test_queue_cap_refuses_and_writes_nothing(lab):
-    store, s = lab(FMNIST_QUEUE_CAP=2)
+    store, s = lab(supervise=False, FMNIST_QUEUE_CAP=2)
     for i in range(2):
         store.create_run(presets.config_for("mlp1", name=f"waiting {i}", **TINY))
     with pytest.raises(QueueFull, match="queue is full"):
@@ -196,7 +239,7 @@ def test_queue_cap_refuses_and_writes_nothing(lab):
 
 
 def test_per_user_cap(lab):
-    store, s = lab(FMNIST_ACTIVE_PER_USER=1, FMNIST_QUEUE_CAP=10)
+    store, s = lab(supervise=False, FMNIST_ACTIVE_PER_USER=1, FMNIST_QUEUE_CAP=10)
     store.create_run(presets.config_for("mlp1", user="ada", **TINY))
     with pytest.raises(QueueFull, match="'ada'"):
         jobs.submit(presets.config_for("mlp1", user="ada", name="again", **TINY), store, s)

@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
+from sqlalchemy import event, func, select
 
-from fmnist import presets
+from fmnist import migrations, presets, schema
 from fmnist import store as store_mod
 from fmnist.store import RunGone, Store, StoreError
 
@@ -56,14 +59,18 @@ def test_epochs_come_back_in_epoch_order(store, run_factory):
     assert [r["loss"] for r in store.epochs(run.id)] == [1.0, 9.0, 3.0]
 
 
+def _insert_raw(store, status):
+    with store.write() as c:
+        c.execute(schema.runs.insert().values(name="x", preset="mlp1", kind="mlp", config="{}", status=status,
+                                              created_at=0))
+
+
 def test_status_check_constraint_rejects_a_bogus_status(store):
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
-        store.conn.execute("INSERT INTO runs (name, preset, kind, config, status, created_at) "
-                           "VALUES ('x', 'mlp1', 'mlp', '{}', 'exploded', 0)")
+    with pytest.raises(StoreError, match="CHECK constraint failed"):
+        _insert_raw(store, "exploded")
     assert store.count() == 0
     for status in store_mod.STATUSES:  # every real status is accepted
-        store.conn.execute("INSERT INTO runs (name, preset, kind, config, status, created_at) "
-                           "VALUES ('x', 'mlp1', 'mlp', '{}', ?, 0)", (status,))
+        _insert_raw(store, status)
     assert store.count() == len(store_mod.STATUSES)
 
 
@@ -139,8 +146,9 @@ def test_delete_removes_the_run_its_epochs_and_evaluation(store, run_factory):
     deleted = store.delete(run.id)
     assert deleted.id == run.id and deleted.status == "finished" and deleted.model_path == RESULT["model_path"]
     assert store.get(run.id) is None
-    assert store.conn.execute("SELECT COUNT(*) FROM epochs WHERE run_id=?", (run.id,)).fetchone()[0] == 0
-    assert store.conn.execute("SELECT COUNT(*) FROM evaluations WHERE run_id=?", (run.id,)).fetchone()[0] == 0
+    with store.engine.connect() as c:
+        for table in (schema.epochs, schema.evaluations, schema.artifacts):
+            assert c.execute(select(func.count()).select_from(table).where(table.c.run_id == run.id)).scalar() == 0
     assert len(store.epochs(keep.id)) == 2  # the other run's epochs stay
     assert store.delete(run.id) is None
 
@@ -194,12 +202,65 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(tmp_path):
 
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "runs.db"
+    Store(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version=99")
+    conn.execute("INSERT INTO schema_version (version, applied_at, what) VALUES (99, 0, 'from the future')")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="schema version 99 is newer"):
         Store(path)
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, preset TEXT NOT NULL, kind TEXT NOT NULL,
+    config TEXT NOT NULL, user TEXT NOT NULL DEFAULT '', dedup_key TEXT,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'finished', 'stopped', 'failed')),
+    created_at REAL NOT NULL, started_at REAL, ended_at REAL, pid INTEGER, proc_start REAL, heartbeat REAL,
+    stop_requested_at REAL, error TEXT, train_acc REAL, val_acc REAL, test_acc REAL, params INTEGER, epochs INTEGER,
+    seconds REAL, best_epoch INTEGER, stopped_early INTEGER, model_path TEXT, model_sha256 TEXT,
+    test_views INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE epochs (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
+    loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL, seconds REAL, PRIMARY KEY (run_id, epoch));
+CREATE TABLE evaluations (run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    created_at REAL NOT NULL, payload TEXT NOT NULL);
+INSERT INTO runs (name, preset, kind, config, status, created_at, val_acc) VALUES ('old', 'mlp1', 'mlp', '{}',
+    'finished', 1, 0.88);
+INSERT INTO epochs (run_id, epoch, loss) VALUES (1, 1, 0.5);
+PRAGMA user_version=1;
+"""
+
+
+def test_a_store_from_before_the_migrations_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "runs.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(LEGACY_SCHEMA)
+    conn.close()
+    st = Store(path)
+    try:
+        old = st.get(1)
+        assert (old.name, old.status, old.val_acc, old.handle, old.parent_id) == ("old", "finished", 0.88, None, None)
+        assert st.epochs(1)[0]["loss"] == 0.5
+        assert st.schema_version() == migrations.LATEST
+        st.set_user_cap("ana", 2)  # a version-2 table
+        assert st.user_caps() == {"ana": 2}
+    finally:
+        st.close()
+
+
+def test_many_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path):
+    path = tmp_path / "runs.db"
+    code = ("import sys; from fmnist.store import Store; s = Store(sys.argv[1]); "
+            "print(s.schema_version()); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6 and set(outs) == {str(migrations.LATEST)}
+    conn = sqlite3.connect(path)
+    try:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        conn.close()
+    assert versions == [v for v, _, _ in migrations.MIGRATIONS]  # each step recorded exactly once
 
 
 def test_create_false_on_a_missing_path(tmp_path):
@@ -256,19 +317,29 @@ def test_read_only_db_file_as_reported_by_os_access(tmp_path, monkeypatch):
     assert path.read_bytes() == before
 
 
+def _on_every_connection(store, pragma):
+    """Apply a PRAGMA to every pooled connection from now on (the pool is emptied first)."""
+    store.engine.dispose()
+    event.listen(store.engine, "connect", lambda dbapi, _rec: dbapi.execute(f"PRAGMA {pragma}"))
+
+
 def test_a_read_only_connection_is_refused_with_advice(store, run_factory):
     run = run_factory(status="running")
-    store.conn.execute("PRAGMA query_only=ON")  # stands in for a store that became read-only while open
+    _on_every_connection(store, "query_only=ON")  # stands in for a store that became read-only while open
     with pytest.raises(StoreError, match="is read-only"):
         store.add_epoch(run.id, 1, E1)
-    store.conn.execute("PRAGMA query_only=OFF")
-    assert store.epochs(run.id) == []
+    again = Store(store.path)
+    try:
+        assert again.epochs(run.id) == []
+    finally:
+        again.close()
 
 
 def test_a_full_disk_during_a_write_becomes_store_error(store, run_factory):
     run = run_factory(status="finished")
-    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-    store.conn.execute(f"PRAGMA max_page_count={pages}")  # the database file may not grow: a full disk
+    with store.engine.connect() as c:
+        pages = c.exec_driver_sql("PRAGMA page_count").scalar()
+    _on_every_connection(store, f"max_page_count={pages}")  # the database file may not grow: a full disk
     with pytest.raises(StoreError, match="full"):
         store.save_evaluation(run.id, {"confusion": "x" * 100_000})
     assert store.evaluation(run.id) is None  # rolled back either way
@@ -277,9 +348,10 @@ def test_a_full_disk_during_a_write_becomes_store_error(store, run_factory):
 def test_integrity_ok_and_wal_mode(store, run_factory):
     run_factory()
     assert store.integrity_ok() is True
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert store.schema_version() == migrations.LATEST
     # WAL is a property of the file: a plain connection opened afterwards sees it too
     plain = sqlite3.connect(store.path)
     try:

@@ -1,9 +1,9 @@
-"""What every page shares: settings, the store (one connection per server), the dataset, the user's name."""
+"""What every page shares: settings, the store and its supervisor (one each per server), the dataset, the user's name."""
 from __future__ import annotations
 
 import streamlit as st
 
-from fmnist import data, jobs, settings as settings_mod
+from fmnist import data, settings as settings_mod, supervisor
 from fmnist.store import Store
 
 
@@ -15,11 +15,9 @@ def lab_settings():
 
 
 @st.cache_resource
-def _store(path: str) -> Store:
-    s = lab_settings()
-    store = Store(s.db_path)
-    jobs.refresh(store, s)  # on start-up: orphans of a restart end as failed, waiting runs start
-    return store
+def _store(where: str) -> Store:
+    """One store per server: its engine's pool gives every session's thread a connection of its own."""
+    return Store.open(lab_settings())
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
@@ -29,7 +27,9 @@ def dataset(home: str) -> data.Split:
 
 
 def store() -> Store:
-    return _store(str(lab_settings().db_path))
+    s = lab_settings()
+    supervisor.ensure_thread(s)  # one per server: it alone starts queued runs and reaps dead ones
+    return _store(s.database_url or str(s.db_path))
 
 
 def user_name() -> str:

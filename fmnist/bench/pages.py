@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from fmnist import presets, summary
+from fmnist import presets, schema, summary
 from fmnist.bench.measure import Figure, Target, repeat
-from fmnist.settings import REPO_ROOT
+from fmnist.executors.local import child_env
+from fmnist.settings import REPO_ROOT, load
 from fmnist.store import Store
 
 RESULTS_TARGET_S = 1.0
@@ -36,8 +37,7 @@ def run(ctx) -> list[Figure]:
 
 def render_cold(script: str, home: Path) -> dict:
     """One render of a page script (relative to the repository) in a fresh interpreter with FMNIST_HOME=home."""
-    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = child_env(load(), FMNIST_HOME=str(home))
     done = subprocess.run([sys.executable, str(RENDER_TIMING), str(REPO_ROOT / script)], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
@@ -69,13 +69,12 @@ def fill_store(store: Store, n: int) -> None:
     """n finished runs in one executemany: a busy classroom's term, written in a second."""
     config = presets.config_for("mlp1")
     now = time.time()
-    rows = [(f"run {i}", "mlp1", "mlp", config.to_json(), f"student{i % 40}", "finished", now - 60 * (n - i),
-             now - 60 * (n - i), now - 60 * (n - i) + 30, 0.95, 0.88 + (i % 100) / 10_000, 0.87, 202_735, 100, 30.0)
-            for i in range(n)]
+    rows = [dict(name=f"run {i}", preset="mlp1", kind="mlp", config=config.to_json(), user=f"student{i % 40}",
+                 status="finished", created_at=now - 60 * (n - i), started_at=now - 60 * (n - i),
+                 ended_at=now - 60 * (n - i) + 30, train_acc=0.95, val_acc=0.88 + (i % 100) / 10_000, test_acc=0.87,
+                 params=202_735, epochs=100, seconds=30.0) for i in range(n)]
     with store.write() as c:
-        c.executemany("INSERT INTO runs (name, preset, kind, config, user, status, created_at, started_at, ended_at, "
-                      "train_acc, val_acc, test_acc, params, epochs, seconds) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        c.execute(schema.runs.insert(), rows)
 
 
 def _results(ctx) -> list[Figure]:
@@ -108,7 +107,7 @@ def _live_latency(ctx) -> Figure:
     path = ctx.tmp / "latency.db"
     writer, reader = Store(path), Store(path)
     try:
-        run_id = writer.create_run(presets.config_for("mlp1"))
+        run_id = writer.create_run(presets.config_for("mlp1"), status="running")
         writer.mark_running(run_id, os.getpid())
         samples = []
         for epoch in range(1, ctx.plan.latency_epochs + 1):

@@ -14,6 +14,7 @@ import sys
 from fmnist import presets
 from fmnist.bench.fits import bare_fit, same_results
 from fmnist.bench.measure import Figure, alternate, compare, later_epochs
+from fmnist.executors.local import child_env
 from fmnist.settings import REPO_ROOT
 
 HELPS = 0.90  # "clearly helps": at least 10% less time an epoch
@@ -88,8 +89,7 @@ def _fresh_processes(ctx, name: str, threads: dict, env: dict, words: str, reps:
 
 
 def probe(ctx, spec: dict, env: dict) -> dict:
-    environ = {**os.environ, **env, "FMNIST_HOME": str(ctx.settings.home), "TF_CPP_MIN_LOG_LEVEL": "3",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    environ = child_env(ctx.settings, **env)
     done = subprocess.run([sys.executable, "-m", "fmnist.bench.probe", json.dumps(spec)], cwd=REPO_ROOT,
                           env=environ, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
