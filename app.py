@@ -13,6 +13,7 @@ PAGES = [
     st.Page("views/data.py", title="Data", icon=":material/grid_view:"),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
+    st.Page("views/inside.py", title="Inside", icon=":material/neurology:"),
     st.Page("views/sketch.py", title="Sketch", icon=":material/draw:"),
 ]
 
