@@ -1,7 +1,8 @@
 """The training form: which fields a model kind shows, their defaults, and plain widget values -> RunConfig.
 
-Pages render the fields generically and hand back a dict of plain values (str, int, float, bool, None);
-everything that can go wrong comes back as a ConfigError keyed by form field, each message naming it."""
+Pages render the fields generically and hand back a dict of plain values (str, bool); numbers arrive as
+the text the user typed (a number box would refuse letters, go blank and keep its old value unseen).
+Everything that can go wrong comes back keyed by form field, each message naming it."""
 from __future__ import annotations
 
 import re
@@ -21,12 +22,12 @@ KIND_LABELS = {"mlp": "Fully connected", "cnn": "Convolutional"}
 class Field:
     name: str
     label: str
-    widget: str  # int, float, text, area, choice, bool, optional_int
+    widget: str  # int, float, optional_int (text boxes read as numbers), text, area, choice, bool
     help: str = ""
     kinds: tuple[str, ...] = KERAS
     options: tuple = ()
-    step: float | None = None
     group: str = "training"
+    example: str = ""  # what to type, for the message when the box cannot be read as a number
 
 
 FIELDS = (
@@ -36,40 +37,47 @@ FIELDS = (
           "Leave empty for none.", kinds=KERAS, group="model"),
     Field("dropout", "Dropout after each dense layer", "text", "One rate for every layer (0.2) or one per layer "
           "(0.2, 0.2, 0). Empty = no dropout.", kinds=KERAS, group="model"),
-    Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",),
-          step=0.05, group="model"),
+    Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",), group="model",
+          example="0.2"),
     Field("activation", "Activation", "choice", kinds=KERAS, options=ACTIVATIONS, group="model"),
     Field("batch_norm", "Batch norm", "bool", "After each hidden dense layer.", kinds=("mlp", "cnn"), group="model"),
     Field("input_size", "ResNet input size (px)", "int", "The 28x28 image is resized to this (32 to 224).",
-          kinds=("resnet",), group="model"),
+          kinds=("resnet",), group="model", example="96"),
     Field("fine_tune", "Trainable top layers of the base", "int", "0 keeps ResNet50 frozen.", kinds=("resnet",),
-          group="model"),
+          group="model", example="22"),
     Field("weights", "ResNet weights", "text", "'imagenet', 'none' (train from scratch) or the path of a "
           "notop .h5 file.", kinds=("resnet",), group="model"),
-    Field("n_estimators", "Trees", "int", "How many trees the forest grows.", kinds=("forest",), group="model"),
-    Field("epochs", "Epochs (at most)", "int", kinds=KERAS),
-    Field("batch_size", "Batch size", "int", kinds=KERAS),
+    Field("n_estimators", "Trees", "int", "How many trees the forest grows.", kinds=("forest",), group="model",
+          example="100"),
+    Field("epochs", "Epochs (at most)", "int", "With early stopping the run may end sooner.", kinds=KERAS,
+          example="20"),
+    Field("batch_size", "Batch size", "int", "Images per weight update.", kinds=KERAS, example="128"),
     Field("optimizer", "Optimizer", "choice", kinds=KERAS, options=OPTIMIZERS),
-    Field("learning_rate", "Learning rate", "float", kinds=KERAS, step=0.0001),
+    Field("learning_rate", "Learning rate", "float", "Greater than 0, at most 1; Adam's usual is 0.001.",
+          kinds=KERAS, example="0.001"),
     Field("lr_schedule", "Learning-rate schedule", "choice", "cosine decays the rate to 0 over the epochs.",
           kinds=KERAS, options=SCHEDULES),
     Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.", kinds=KERAS),
-    Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS),
+    Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS,
+          example="5"),
     Field("min_delta", "Minimum improvement", "float", "A smaller gain in validation accuracy does not count.",
-          kinds=KERAS, step=0.001),
+          kinds=KERAS, example="0.001"),
     Field("restore_best", "Restore best", "bool", "With early stopping: keep the best epoch's weights, "
           "not the last.", kinds=KERAS),
-    Field("label_smoothing", "Label smoothing", "float", kinds=KERAS, step=0.05),
+    Field("label_smoothing", "Label smoothing", "float", "0 to 0.5; 0.1 softens the one-hot targets a little.",
+          kinds=KERAS, example="0.1"),
     Field("augment", "Augmentation", "bool", "Small shifts, left-right flips and random erasing.", kinds=("cnn",)),
     Field("subset", "Training images", "optional_int", "Train on a stratified subset (100 to 42,000) for a quick "
-          "run; empty = all 42,000.", kinds=ALL),
-    Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=ALL),
+          "run; empty = all 42,000.", kinds=ALL, example="5000"),
+    Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=ALL, example="20240329"),
     Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
           "refit on train + validation for the test evaluation.", kinds=KERAS),
     Field("name", "Run name", "text", kinds=ALL),
 )
 LABELS = {f.name: f.label for f in FIELDS}
 HYPER = {f.name for f in FIELDS if f.group == "training"}  # RunConfig fields; the rest live in ModelSpec
+NUMBERS = {f.name: f for f in FIELDS if f.widget in ("int", "float", "optional_int")}
+MODEL_FIELDS = {f.name for f in FIELDS if f.group == "model"}
 _CONFIG_KEY = re.compile(r"^(?:model\.)?([a-z_]+)(?:\[(\d+)\])?")
 
 
@@ -102,7 +110,27 @@ def initial_values(config: RunConfig) -> dict:
              "input_size": m.input_size, "fine_tune": m.fine_tune, "weights": m.weights or "none",
              "n_estimators": m.n_estimators}
     hyper = {f.name: getattr(config, f.name) for f in FIELDS if f.group == "training"}
-    return {**model, **hyper}
+    return {name: format_number(value) if name in NUMBERS else value for name, value in {**model, **hyper}.items()}
+
+
+def format_number(value) -> str:
+    """The text a number box starts with: 0.001, 20240329, '' for none."""
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def parse_number(field: Field, text) -> int | float | None:
+    """A number box's text -> int or float (None when an optional box is empty); ValueError saying what to type."""
+    text = str(text if text is not None else "").strip().replace(",", "").replace("_", "")
+    if not text:
+        if field.widget == "optional_int":
+            return None
+        raise ValueError("the box is empty; type " + ("a whole number" if field.widget == "int" else "a number")
+                         + (f", e.g. {field.example}" if field.example else ""))
+    try:
+        return int(text) if field.widget != "float" else float(text)
+    except ValueError:
+        kind = "a number" if field.widget == "float" else "a whole number"
+        raise ValueError(f"'{text}' is not {kind}" + (f"; type e.g. {field.example}" if field.example else "")) from None
 
 
 # -- text fields ----------------------------------------------------------------------------------
@@ -170,9 +198,17 @@ def parse_conv(text: str) -> tuple[ConvBlock, ...]:
 
 # -- widget values -> RunConfig -------------------------------------------------------------------
 
-def to_config(values: dict, base: RunConfig, user: str = "", max_params: int | None = None) -> RunConfig:
-    """The RunConfig the form describes. Raises ConfigError({form field: message}) if any field is bad."""
+@dataclass(frozen=True)
+class FormState:
+    config: RunConfig | None  # what Start would queue; None while any field has an error
+    draft: RunConfig | None   # the user's network for the summary; None while a layer field has an error
+    errors: dict[str, str]    # form field (or 'model' for the parameter cap) -> message naming it
+
+
+def read(values: dict, base: RunConfig, user: str = "", max_params: int | None = None) -> FormState:
+    """What the form describes: the config when every field is good, the network as typed so far, the errors."""
     unparsed: dict[str, str] = {}
+    values = _numbers(values, base, unparsed)
     model = _model(values, base.model, unparsed)  # a field that does not parse keeps base's value meanwhile
     hyper = {k: v for k, v in values.items() if k in HYPER}
     config = _named(replace(base, model=model, user=(user or "").strip()[:40], **hyper), base)
@@ -182,9 +218,30 @@ def to_config(values: dict, base: RunConfig, user: str = "", max_params: int | N
             nets.check_size(config, max_params)
         except ConfigError as exc:
             errors = field_errors(exc.errors)
-    if errors:
-        raise ConfigError(errors)
-    return config
+    draft = None if MODEL_FIELDS & set(errors) else config
+    return FormState(None if errors else config, draft, errors)
+
+
+def to_config(values: dict, base: RunConfig, user: str = "", max_params: int | None = None) -> RunConfig:
+    """The RunConfig the form describes. Raises ConfigError({form field: message}) if any field is bad."""
+    state = read(values, base, user, max_params)
+    if state.errors:
+        raise ConfigError(state.errors)
+    return state.config
+
+
+def _numbers(values: dict, base: RunConfig, errors: dict[str, str]) -> dict:
+    """Number boxes' text -> numbers; a box that cannot be read gets its message and keeps base's value,
+    so nothing downstream ever runs with a value the user did not type unless the error is shown."""
+    out = dict(values)
+    for name, field in NUMBERS.items():
+        if name in values and (values[name] is None or isinstance(values[name], str)):
+            try:
+                out[name] = parse_number(field, values[name])
+            except ValueError as exc:
+                errors[name] = f"{field.label}: {exc}"
+                out[name] = getattr(base.model if field.group == "model" else base, name)
+    return out
 
 
 def _named(config: RunConfig, base: RunConfig) -> RunConfig:

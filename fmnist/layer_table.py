@@ -1,42 +1,65 @@
-"""A model's layers (type, output shape, parameters) worked out from its RunConfig, without TensorFlow.
+"""A model's layers (type, output shape, parameters, multiply-adds) worked out from its RunConfig, without TensorFlow.
 
 Hand-written rather than built with Keras so the train page shows the summary instantly and its server
 never imports TensorFlow; it mirrors nets.build layer for layer, and a test checks it against Keras."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fmnist.config import RunConfig
 from fmnist.nets import RESNET_BASE_PARAMS
 
-Row = dict  # {"Layer": str, "Output shape": str, "Params": int}
+RESNET_BASE_MACS_224 = 3_860_000_000  # ResNet50 without its top at 224x224: about 3.9 G multiply-adds an image
+# Keras class names that do not fit a third of the page; the table shows these instead
+SHORT_NAMES = {"BatchNormalization": "BatchNorm", "GlobalAveragePooling2D": "GlobalAvgPool2D",
+               "RandomTranslation": "RandomShift", "Functional": "ResNet50 base"}
 
 
-def _row(layer: str, shape: tuple, params: int = 0) -> Row:
-    return {"Layer": layer, "Output shape": "(" + ", ".join(str(d) for d in ("None", *shape)) + ")",
-            "Params": params}
+@dataclass(frozen=True)
+class Layer:
+    kind: str            # the Keras class name
+    shape: tuple         # output shape of one image (no batch axis)
+    params: int = 0
+    macs: int = 0        # multiply-adds of one image's forward pass
+
+    def row(self) -> dict:
+        """{"Layer": "Conv2D", "Output": "26×26×32", "Params": 320}: narrow enough for the summary column."""
+        return {"Layer": SHORT_NAMES.get(self.kind, self.kind), "Output": "×".join(map(str, self.shape)),
+                "Params": self.params}
 
 
-def rows(config: RunConfig) -> list[Row]:
-    """One row per Keras layer of nets.build(config), in order; [] for the non-Keras baselines."""
+def layers(config: RunConfig) -> list[Layer]:
+    """One Layer per Keras layer of nets.build(config), in order; [] for the non-Keras baselines."""
     m = config.model
     if not config.is_keras:
         return []
-    out = [_row("InputLayer", (28, 28)), _row("Rescaling", (28, 28))]
+    out = [Layer("InputLayer", (28, 28)), Layer("Rescaling", (28, 28))]
     if m.kind == "resnet":
-        side = m.input_size
-        out += [_row("Reshape", (28, 28, 1)), _row("Resizing", (side, side, 1)), _row("Concatenate", (side, side, 3)),
-                _row("Functional (ResNet50)", (_resnet_side(side), _resnet_side(side), 2048), RESNET_BASE_PARAMS),
-                _row("GlobalAveragePooling2D", (2048,))]
+        side, grid = m.input_size, _resnet_side(m.input_size)
+        out += [Layer("Reshape", (28, 28, 1)), Layer("Resizing", (side, side, 1)), Layer("Concatenate", (side, side, 3)),
+                Layer("Functional", (grid, grid, 2048), RESNET_BASE_PARAMS, round(RESNET_BASE_MACS_224 * (side / 224) ** 2)),
+                Layer("GlobalAveragePooling2D", (2048,))]
         width = 2048
     else:
         width = 28 * 28
         if m.kind == "cnn":
-            width = _conv_rows(config, out)
-        out.append(_row("Flatten", (width,)))
+            width = _conv_layers(config, out)
+        out.append(Layer("Flatten", (width,)))
         if m.flatten_dropout:
-            out.append(_row("Dropout", (width,)))
-    width = _dense_rows(m, width, out)
-    out.append(_row("Dense", (10,), width * 10 + 10))
+            out.append(Layer("Dropout", (width,)))
+    width = _dense_layers(m, width, out)
+    out.append(Layer("Dense", (10,), width * 10 + 10, width * 10))
     return out
+
+
+def rows(config: RunConfig) -> list[dict]:
+    """The summary table's rows: {"Layer", "Output", "Params"} per layer."""
+    return [layer.row() for layer in layers(config)]
+
+
+def multiply_adds(config: RunConfig) -> int:
+    """Multiply-adds of one image's forward pass: what an epoch-time guess scales with."""
+    return sum(layer.macs for layer in layers(config))
 
 
 def _resnet_side(side: int) -> int:
@@ -48,35 +71,34 @@ def _resnet_side(side: int) -> int:
     return side
 
 
-def _conv_rows(config: RunConfig, out: list[Row]) -> int:
-    m = config.model
-    out.append(_row("Reshape", (28, 28, 1)))
+def _conv_layers(config: RunConfig, out: list[Layer]) -> int:
+    out.append(Layer("Reshape", (28, 28, 1)))
     if config.augment:
-        out += [_row(name, (28, 28, 1)) for name in ("RandomFlip", "RandomTranslation", "RandomErasing")]
+        out += [Layer(name, (28, 28, 1)) for name in ("RandomFlip", "RandomTranslation", "RandomErasing")]
     side, channels = 28, 1
-    for block in m.conv:
-        side = side - block.kernel + 1
-        out.append(_row("Conv2D", (side, side, block.filters), block.kernel ** 2 * channels * block.filters + block.filters))
+    for block in config.model.conv:
+        side, f = side - block.kernel + 1, block.filters
+        weights = block.kernel ** 2 * channels * f
+        out.append(Layer("Conv2D", (side, side, f), weights + f, side * side * weights))
         if block.batch_norm:
-            out += [_row("BatchNormalization", (side, side, block.filters), 4 * block.filters),
-                    _row("Activation", (side, side, block.filters))]
+            out += [Layer("BatchNormalization", (side, side, f), 4 * f), Layer("Activation", (side, side, f))]
         if block.pool > 1:
             side //= block.pool
-            out.append(_row("MaxPooling2D", (side, side, block.filters)))
-        channels = block.filters
+            out.append(Layer("MaxPooling2D", (side, side, f)))
+        channels = f
     return side * side * channels
 
 
-def _dense_rows(m, fan_in: int, out: list[Row]) -> int:
+def _dense_layers(m, fan_in: int, out: list[Layer]) -> int:
     for i, units in enumerate(m.dense):
-        out.append(_row("Dense", (units,), fan_in * units + units))
+        out.append(Layer("Dense", (units,), fan_in * units + units, fan_in * units))
         if m.batch_norm:
-            out += [_row("BatchNormalization", (units,), 4 * units), _row("Activation", (units,))]
+            out += [Layer("BatchNormalization", (units,), 4 * units), Layer("Activation", (units,))]
         if m.dropout and m.dropout[i]:
-            out.append(_row("Dropout", (units,)))
+            out.append(Layer("Dropout", (units,)))
         fan_in = units
     return fan_in
 
 
-def total(table: list[Row]) -> int:
+def total(table: list[dict]) -> int:
     return sum(r["Params"] for r in table)

@@ -6,6 +6,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import pandas as pd
+
+from fmnist import charts, layer_table
 from fmnist.config import RunConfig
 from fmnist.store import Run, Store
 
@@ -15,6 +18,9 @@ VAL_IMAGES = 18_000
 VAL_WEIGHT = 1 / 3
 HISTORY_RUNS = 200  # how many recent ended runs an estimate looks through
 MATCH_RUNS = 5      # how many matching runs it takes its epoch times from
+TRAIN_COST = 3      # a training image costs about three forward passes (forward, and backward twice as much)
+CALIBRATION_MACS = 1_000_000  # smaller models are bound by per-batch overhead, not arithmetic: no use for a rate
+DEFAULT_MACS_PER_S = 20e9  # measured: Multi CNN on a busy 2-core CPU (36e9 for lab_best on a quiet one)
 
 
 def _work(subset: int | None) -> float:
@@ -32,19 +38,59 @@ def epoch_seconds_estimate(config: RunConfig, store: Store) -> float | None:
     if not config.is_keras:
         return None
     scaled = []
-    matches = 0
-    for run in store.runs(statuses=("finished", "stopped"), limit=HISTORY_RUNS):
+    for run, per_epoch in _timed_runs(store):
         past = run.run_config()
-        if past.model != config.model or past.batch_size != config.batch_size or past.augment != config.augment:
-            continue
-        per_epoch = steady_epoch_seconds(store.epochs(run.id))
-        if per_epoch is None:
-            continue
-        scaled.append(scale_epoch_seconds(per_epoch, past.subset, config.subset))
-        matches += 1
-        if matches == MATCH_RUNS:
-            break
+        if past.model == config.model and past.batch_size == config.batch_size and past.augment == config.augment:
+            scaled.append(scale_epoch_seconds(per_epoch, past.subset, config.subset))
+            if len(scaled) == MATCH_RUNS:
+                break
     return statistics.median(scaled) if scaled else None
+
+
+def _timed_runs(store: Store):
+    """(run, steady seconds an epoch) of recent ended runs that have epoch times, newest first."""
+    for run in store.runs(statuses=("finished", "stopped"), limit=HISTORY_RUNS):
+        per_epoch = steady_epoch_seconds(store.epochs(run.id))
+        if per_epoch is not None:
+            yield run, per_epoch
+
+
+def rough_epoch_seconds(config: RunConfig, store: Store | None = None) -> float | None:
+    """A guess for a model never run here: its multiply-adds an image, times the images an epoch, at the
+    speed earlier convolutional runs reached here (DEFAULT_MACS_PER_S when there are none)."""
+    if not config.is_keras:
+        return None
+    rates = []
+    for run, per_epoch in (_timed_runs(store) if store is not None else ()):
+        past = run.run_config()
+        macs = layer_table.multiply_adds(past)
+        if past.is_keras and macs >= CALIBRATION_MACS:
+            rates.append(TRAIN_COST * macs * _work(past.subset) / per_epoch)
+            if len(rates) == MATCH_RUNS:
+                break
+    rate = statistics.median(rates) if rates else DEFAULT_MACS_PER_S
+    return TRAIN_COST * layer_table.multiply_adds(config) * _work(config.subset) / rate
+
+
+@dataclass(frozen=True)
+class EpochGuess:
+    seconds: float
+    rough: bool  # from the model's size, not from runs of this very model
+
+    def text(self) -> str:
+        if self.rough:
+            return (f"Expected time per epoch: roughly {duration(self.seconds)}, a rough guess from the network's "
+                    "size (no run of it here yet); the first epoch will tell.")
+        return f"Expected time per epoch: {about(self.seconds)} (from earlier runs)"
+
+
+def expected_epoch(config: RunConfig, store: Store) -> EpochGuess | None:
+    """From earlier runs of the same model when there are any, else a rough guess from its size."""
+    seconds = epoch_seconds_estimate(config, store)
+    if seconds is not None:
+        return EpochGuess(seconds, rough=False)
+    seconds = rough_epoch_seconds(config, store)
+    return EpochGuess(seconds, rough=True) if seconds is not None else None
 
 
 def steady_epoch_seconds(epochs: list[dict]) -> float | None:
@@ -55,41 +101,63 @@ def steady_epoch_seconds(epochs: list[dict]) -> float | None:
 
 @dataclass(frozen=True)
 class Progress:
+    status: str
     done: int               # epochs finished
     total: int              # epochs asked for (an upper bound with early stopping)
     elapsed: float | None   # seconds since the worker started it
     remaining: float | None  # estimated seconds left, None when unknown
     upper_bound: bool       # early stopping may end it sooner
-    active: bool = True
+    rough: bool = False     # the time left rests on a rough guess, not on this model's epochs
+    position: int | None = None  # a queued run's place in line
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
 
     @property
     def fraction(self) -> float:
         return min(1.0, self.done / self.total) if self.total else 0.0
 
     def text(self) -> str:
-        parts = [f"Epoch {self.done} of {self.total}"]
+        """'Running · Epoch 2 of 6 · 14 s elapsed · about 23 s left'; a queued run says where it waits."""
+        if self.status == "queued":
+            where = f", #{self.position} in line" if self.position else ""
+            return f"Queued · waiting for a free training slot{where}"
+        parts = [self.status.capitalize(), f"Epoch {self.done} of {self.total}"]
         if self.elapsed is not None:
             parts.append(f"{duration(self.elapsed)} elapsed")
-        if not self.active:
-            pass
-        elif self.remaining is None:
+        if self.active and self.remaining is None:
             parts.append("time left unknown until the first epoch")
-        elif self.done < self.total:
-            parts.append(f"about {duration(self.remaining)} left" + (" at most" if self.upper_bound else ""))
+        elif self.active and self.done < self.total:
+            left = f"roughly {duration(self.remaining)}" if self.rough else about(self.remaining)
+            parts.append(f"{left} left" + (" at most" if self.upper_bound else ""))
         return " · ".join(parts)
 
 
-def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: float | None = None) -> Progress:
-    """Progress of `run` from its epoch rows; the time left is the steady epoch time so far times the epochs
-    to go (or `estimate` per epoch before the first one lands)."""
+def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: float | None = None,
+             last_epoch_at: float | None = None, position: int | None = None, rough: bool = False) -> Progress:
+    """Progress of `run` from its epoch rows. The time left is the steady epoch time so far (or `estimate`
+    before the first epoch) times the epochs to go, less the time already spent in the current epoch,
+    counted from the last epoch's end (its row's `ended_at`, else `last_epoch_at`, else the run's start)."""
     config = run.run_config()
-    total = config.epochs if config.is_keras else 1
-    done = len(epochs)
-    end = run.ended_at or (now if now is not None else time.time())
-    elapsed = end - run.started_at if run.started_at else None
-    per_epoch = steady_epoch_seconds(epochs) or estimate
-    remaining = None if per_epoch is None else per_epoch * max(total - done, 0)
-    return Progress(done, total, elapsed, remaining, config.is_keras and config.early_stopping, run.active)
+    total, done = _total(run), len(epochs)
+    now = now if now is not None else time.time()
+    elapsed = (run.ended_at or now) - run.started_at if run.started_at else None
+    measured = steady_epoch_seconds(epochs)
+    per_epoch = measured or estimate
+    remaining = None
+    if per_epoch is not None and run.status != "queued":
+        since = (epochs[-1].get("ended_at") or last_epoch_at) if epochs else run.started_at
+        spent = min(max(now - since, 0.0), per_epoch) if since and run.active else 0.0
+        remaining = max(per_epoch * max(total - done, 0) - spent, 0.0)
+    return Progress(run.status, done, total, elapsed, remaining, config.is_keras and config.early_stopping,
+                    rough and measured is None, position)
+
+
+def queue_position(run: Run, active: list[Run]) -> int | None:
+    """1 for the next queued run to start, and so on; None for a run that is not waiting."""
+    waiting = [r.id for r in active if r.status == "queued"]
+    return waiting.index(run.id) + 1 if run.id in waiting else None
 
 
 def duration(seconds: float) -> str:
@@ -118,6 +186,17 @@ def curve_marks(run: Run, epochs: list[dict]) -> tuple[int | None, int | None]:
     return best, stopped
 
 
+def curves(run: Run, epochs: list[dict]):
+    """The run's accuracy and loss curves. With no epoch yet the chart says why, inside the accuracy panel
+    (centred between the panels the note sat on the loss axis title)."""
+    fig = charts.training_curves(pd.DataFrame(epochs), *curve_marks(run, epochs), title=run.name)
+    if not epochs:
+        note = "Waiting for the first epoch…" if run.active else "No epoch was completed."
+        fig.update_annotations(selector=dict(text="Waiting for the first epoch…"), text=note,
+                               x=sum(fig.layout.xaxis.domain) / 2)
+    return fig
+
+
 def label(run: Run) -> str:
     """'#12 Single hidden layer · finished · val 0.8867 · alice'"""
     parts = [f"#{run.id} {run.name}", run.status]
@@ -126,6 +205,14 @@ def label(run: Run) -> str:
     if run.user:
         parts.append(run.user)
     return " · ".join(parts)
+
+
+def picker_labels(current: Run | None, store: Store, limit: int = 200) -> dict[int, str]:
+    """The run picker's options, newest first; an older run opened from its URL is listed too."""
+    labels = {r.id: label(r) for r in store.runs(limit=limit)}
+    if current and current.id not in labels:
+        labels = {current.id: label(current), **labels}
+    return labels
 
 
 def queue_rows(active: list[Run], now: float | None = None) -> list[dict]:

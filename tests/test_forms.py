@@ -150,3 +150,34 @@ def test_submit_all_collects_refusals():
     queued, refused = forms.submit_all(forms.notebook_configs(), submit)
     assert len(queued) == 7
     assert refused == ["3 hidden layers: The queue is full.", "Single CNN: The queue is full."]
+
+
+def test_number_boxes_are_text_that_reads_back_as_numbers():
+    base = presets.config_for("lab_best")
+    shown = form_values(base)
+    assert (shown["learning_rate"], shown["epochs"], shown["subset"], shown["label_smoothing"]) == ("0.002", "20", "", "0.1")
+    config = forms.to_config({**shown, "learning_rate": " 0.0005 ", "subset": "5,000", "epochs": "3"}, base)
+    assert (config.learning_rate, config.subset, config.epochs) == (0.0005, 5000, 3)
+    assert forms.to_config(shown, base) == base.with_(name=base.name)  # the shown text gives back the preset
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("abc", "Learning rate: 'abc' is not a number; type e.g. 0.001"),
+    ("", "Learning rate: the box is empty; type a number, e.g. 0.001"),
+    ("1e-3x", "Learning rate: '1e-3x' is not a number; type e.g. 0.001")])
+def test_a_learning_rate_that_is_not_a_number_is_refused_never_replaced(typed, message):
+    base = presets.config_for("mlp1")
+    state = forms.read({**form_values(base), "learning_rate": typed}, base)
+    assert state.config is None and state.errors == {"learning_rate": message}
+    assert state.draft.model == base.model  # the summary still shows the network: only a training field is wrong
+
+
+def test_the_summary_draft_is_the_users_network_or_none_while_a_layer_field_is_bad():
+    base = presets.config_for("mlp1")
+    state = forms.read({**form_values(base), "dense": "64, 32", "epochs": "0"}, base)
+    assert state.config is None and set(state.errors) == {"epochs"}
+    assert state.draft.model.dense == (64, 32)  # what the user typed, not the preset's 255
+    broken = forms.read({**form_values(base), "dense": "64, x"}, base)
+    assert broken.draft is None and set(broken.errors) == {"dense"}
+    assert forms.read({**form_values(base), "epochs": "2.5"}, base).errors == {
+        "epochs": "Epochs (at most): '2.5' is not a whole number; type e.g. 20"}

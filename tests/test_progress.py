@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from fmnist import presets, progress
+from fmnist import layer_table, presets, progress
+from fmnist.config import ConvBlock
 
 NOW = 1_000_000.0
 
@@ -62,23 +63,66 @@ def test_progress_of_a_running_run(run_factory):
     p = progress.progress(run, rows, now=NOW)
     assert (p.done, p.total, p.elapsed, p.remaining) == (4, 10, 100, 12.0 * 6)
     assert p.fraction == pytest.approx(0.4)
-    assert p.text() == "Epoch 4 of 10 · 1 min 40 s elapsed · about 1 min 12 s left"
+    assert p.text() == "Running · Epoch 4 of 10 · 1 min 40 s elapsed · about 1 min 12 s left"
     assert progress.progress(run, rows[:1], now=NOW).remaining == 30.0 * 9  # one epoch: all there is
 
 
 def test_progress_before_the_first_epoch(run_factory):
     run = replace(run_factory("mlp3_reg", epochs=40), status="running", started_at=NOW - 5)
     assert progress.progress(run, [], now=NOW).text() == \
-        "Epoch 0 of 40 · 5 s elapsed · time left unknown until the first epoch"
+        "Running · Epoch 0 of 40 · 5 s elapsed · time left unknown until the first epoch"
     guessed = progress.progress(run, [], estimate=30.0, now=NOW)
-    assert guessed.remaining == 1200.0
-    assert guessed.text() == "Epoch 0 of 40 · 5 s elapsed · about 20 min 00 s left at most"  # early stopping
+    assert guessed.remaining == 1200.0 - 5  # counted down from the start
+    assert guessed.text() == "Running · Epoch 0 of 40 · 5 s elapsed · about 19 min 55 s left at most"  # early stopping
+    rough = progress.progress(run, [], estimate=30.0, now=NOW, rough=True)
+    assert rough.text() == "Running · Epoch 0 of 40 · 5 s elapsed · roughly 19 min 55 s left at most"
+
+
+def test_the_time_left_counts_down_between_epochs(run_factory):
+    run = replace(run_factory("mlp1", epochs=6), status="running", started_at=NOW - 60)
+    rows = [epoch(1, 12.0), epoch(2, 10.0)]  # steady: 10 s an epoch, 4 epochs to go
+    left = [progress.progress(run, rows, now=NOW + t, last_epoch_at=NOW).remaining for t in (0, 3, 9, 25)]
+    assert left == [40.0, 37.0, 31.0, 30.0]  # an epoch running late stops the count at the epochs still to go
+    rows[-1]["ended_at"] = NOW - 4  # the store's own end time wins over when the page first saw the row
+    assert progress.progress(run, rows, now=NOW, last_epoch_at=NOW).remaining == 36.0
+    assert progress.progress(replace(run, epochs=6), [epoch(n, 10.0) for n in range(1, 6)], now=NOW + 9.8,
+                             last_epoch_at=NOW).text().endswith("under a second left")
+
+
+def test_a_queued_run_says_where_it_waits_not_a_time(run_factory):
+    first, second = run_factory("mlp1"), run_factory("cnn2", epochs=10)
+    p = progress.progress(second, [], estimate=4.0, now=NOW, position=progress.queue_position(second, [first, second]))
+    assert (p.remaining, p.text()) == (None, "Queued · waiting for a free training slot, #2 in line")
+    assert progress.queue_position(replace(second, status="running"), [first]) is None
+
+
+def test_a_rough_guess_for_a_model_never_run_scales_with_its_arithmetic(store):
+    big = presets.config_for("cnn2").with_(model=replace(presets.config_for("cnn2").model, conv=(
+        ConvBlock(512, 3, 0), ConvBlock(512, 3, 0), ConvBlock(512, 3, 2))), subset=1000)
+    assert progress.epoch_seconds_estimate(big, store) is None
+    macs = layer_table.multiply_adds(big)
+    by_hand = 3 * macs * (1000 + 6000) / progress.DEFAULT_MACS_PER_S
+    guess = progress.expected_epoch(big, store)
+    assert guess.rough and guess.seconds == pytest.approx(by_hand)
+    assert guess.text().startswith(f"Expected time per epoch: roughly {progress.duration(by_hand)}, a rough guess")
+    # a conv run measured here sets the speed: 2 s an epoch on 300 images
+    ended_run(store, presets.config_for("cnn1", subset=300), [5.0, 2.0])
+    rate = 3 * layer_table.multiply_adds(presets.config_for("cnn1")) * (300 + 6000) / 2.0
+    assert progress.rough_epoch_seconds(big, store) == pytest.approx(3 * macs * 7000 / rate)
 
 
 def test_progress_of_an_ended_run_uses_its_end_time(run_factory):
     run = replace(run_factory("mlp1", epochs=5), status="stopped", started_at=NOW - 50, ended_at=NOW - 20)
     p = progress.progress(run, [epoch(1, 9.0), epoch(2, 9.0)], now=NOW)
-    assert (p.elapsed, p.text()) == (30, "Epoch 2 of 5 · 30 s elapsed")
+    assert (p.elapsed, p.text()) == (30, "Stopped · Epoch 2 of 5 · 30 s elapsed")
+
+
+def test_a_stopped_run_without_epochs_does_not_wait_for_one(run_factory):
+    run = replace(run_factory("mlp1"), status="stopped")
+    (note,) = [a.text for a in progress.curves(run, []).layout.annotations if "epoch" in a.text.lower()]
+    assert note == "No epoch was completed."
+    waiting = progress.curves(replace(run, status="running"), []).layout.annotations
+    assert [a.x for a in waiting if a.text == "Waiting for the first epoch…"] == [pytest.approx(0.225)]
 
 
 def test_curve_marks(run_factory):

@@ -1,8 +1,9 @@
 """The train page's live panel: the selected run's progress and curves, and the queue, re-read from the store."""
-import pandas as pd
+import time
+
 import streamlit as st
 
-from fmnist import charts, jobs, progress
+from fmnist import jobs, progress
 from fmnist.store import Run, StoreError
 from views._common import lab_settings, store
 
@@ -15,6 +16,24 @@ def show_live(current: Run | None) -> None:
     st.fragment(run_every=POLL_S if polling else None)(live)(current.id if current else None, polling)
 
 
+def show_run(run: Run, runs, active: list[Run]) -> None:
+    st.subheader(progress.label(run))
+    rows = runs.epochs(run.id)
+    guess = None if rows else progress.expected_epoch(run.run_config(), runs)
+    if verdict := progress.verdict(run):
+        getattr(st, verdict[0])(verdict[1])
+    else:
+        asked = run.stop_requested_at is not None
+        st.button("Stopping…" if asked else "Stop this run", key=f"stop-{run.id}", on_click=stop, args=(run.id,),
+                  disabled=asked)
+    # when this session first saw the latest epoch: the countdown's start where the row has no end time
+    seen = st.session_state.setdefault("epoch_seen", {}).setdefault((run.id, len(rows)), time.time())
+    done = progress.progress(run, rows, guess and guess.seconds, last_epoch_at=seen,
+                             position=progress.queue_position(run, active), rough=bool(guess and guess.rough))
+    st.progress(done.fraction, text=done.text())
+    st.plotly_chart(progress.curves(run, rows), key="curves")
+
+
 def stop(run_id: int) -> None:
     try:
         jobs.stop(run_id, store(), lab_settings())
@@ -24,24 +43,12 @@ def stop(run_id: int) -> None:
 
 def live(run_id: int | None, polling: bool) -> None:
     runs = store()
-    active = jobs.active_runs(runs, lab_settings())  # reaps dead workers and starts waiting runs first
+    active = jobs.active_runs(runs, lab_settings())
     run = runs.get(run_id) if run_id else None
     if polling != (bool(active) or bool(run and run.active)):
         st.rerun()  # start or stop polling with a fresh page
     if run:
-        st.subheader(progress.label(run))
-        rows = runs.epochs(run.id)
-        estimate = None if rows else progress.epoch_seconds_estimate(run.run_config(), runs)
-        if verdict := progress.verdict(run):
-            getattr(st, verdict[0])(verdict[1])
-        else:
-            asked = run.stop_requested_at is not None
-            st.button("Stopping…" if asked else "Stop this run", key=f"stop-{run.id}", on_click=stop, args=(run.id,),
-                      disabled=asked)
-        done = progress.progress(run, rows, estimate)
-        st.progress(done.fraction, text=f"{run.status.capitalize()} · {done.text()}")
-        st.plotly_chart(charts.training_curves(pd.DataFrame(rows), *progress.curve_marks(run, rows), title=run.name),
-                        key="curves")
+        show_run(run, runs, active)
     st.subheader("Queue")
     for row in progress.queue_rows(active):
         left, right = st.columns([5, 1])

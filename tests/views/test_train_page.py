@@ -1,14 +1,17 @@
 """The train page under AppTest: notebook figures, field errors, queueing (workers never start), run states."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import jobs, presets
+from fmnist import presets, supervisor
+from fmnist.executors.local import handle_of
 from fmnist.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
@@ -16,8 +19,8 @@ PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
 
 @pytest.fixture
 def no_workers(monkeypatch):
-    """Runs stay queued: the page's submit and listing never spawn a TensorFlow worker."""
-    monkeypatch.setattr(jobs, "pump", lambda store, settings: [])
+    """Runs stay queued: the page's supervisor thread reaps but never starts a TensorFlow worker."""
+    monkeypatch.setattr(supervisor, "schedule", lambda store, settings, executor: [])
 
 
 def page(user: str = "", run: int | None = None) -> AppTest:
@@ -59,7 +62,7 @@ def test_choosing_a_preset_shows_the_notebooks_figures(workspace):
 
 def test_out_of_range_epochs_are_named_and_nothing_is_queued(workspace, no_workers):
     at = page()
-    field(at, "epochs").set_value(0)
+    field(at, "epochs").set_value("0")
     field(at, "dense").set_value("abc")
     at = start(at)
     assert not at.exception
@@ -72,8 +75,8 @@ def test_out_of_range_epochs_are_named_and_nothing_is_queued(workspace, no_worke
 
 def test_a_valid_run_is_queued_with_its_config_and_opened(workspace, no_workers):
     at = page(user="ana")
-    field(at, "subset").set_value(300)
-    field(at, "epochs").set_value(2)
+    field(at, "subset").set_value("300")
+    field(at, "epochs").set_value("2")
     at = start(at)
     assert not at.exception and not at.error
     runs = Store(workspace.db_path).runs()
@@ -174,9 +177,59 @@ def test_a_dead_worker_is_reaped_and_explained(workspace, no_workers):
     gone.wait()
     store = Store(workspace.db_path)
     run_id = store.create_run(presets.config_for("mlp1", user="ana"))
-    store.claim(run_id, pid=gone.pid, proc_start=None)  # 'running', but its process has exited
-    at = page(run=run_id)
+    store.claim(run_id, gone.pid, None, executor="local", handle=handle_of(gone.pid))  # its process has exited
+    at = page(run=run_id)  # the page's store starts the server's supervisor, which reaps it within a tick
+    deadline = time.time() + 30
+    while store.get(run_id).status == "running" and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
     assert not at.exception
     assert store.get(run_id).status == "failed"
     assert texts(at.error) == ["This run failed: worker died: its process is gone"]
     assert "Nothing is queued or running." in texts(at.caption)
+
+
+def test_a_learning_rate_that_is_not_a_number_is_kept_named_and_starts_nothing(workspace, no_workers):
+    at = page()
+    field(at, "learning_rate").set_value("abc")
+    field(at, "dense").set_value("64, 32")
+    at = start(at)
+    assert not at.exception
+    assert field(at, "learning_rate").value == "abc"  # what the user typed stays in the box
+    assert texts(at.error) == ["Learning rate: 'abc' is not a number; type e.g. 0.001"]
+    assert Store(workspace.db_path).count() == 0 and "run" not in at.query_params
+    # the summary shows the network typed (64, 32), not the preset's 255: 784*64+64 + 64*32+32 + 32*10+10
+    assert "**Model summary** · 52,650 parameters (the cap is 30,000,000)" in texts(at.markdown)
+    field(at, "learning_rate").set_value("")
+    at = start(at)
+    assert texts(at.error) == ["Learning rate: the box is empty; type a number, e.g. 0.001"]
+    assert Store(workspace.db_path).count() == 0
+
+
+def test_the_summary_says_it_waits_while_a_layer_field_is_bad(workspace, no_workers):
+    at = page()
+    field(at, "dense").set_value("64, x")
+    at = next(b for b in at.button if b.label == "Update the summary").click().run()
+    assert not at.get("arrow_data_frame") and not any("parameters" in m for m in texts(at.markdown))
+    assert texts(at.info)[0].startswith("The summary shows your network once the layer fields are fixed")
+
+
+def test_a_big_cnn_never_run_gets_a_rough_epoch_time(workspace, no_workers):
+    at = page()
+    at.selectbox(key="train_choice").set_value("custom").run()
+    at.radio[0].set_value("cnn").run()
+    field(at, "conv", "custom", "cnn").set_value("512x3\n512x3\n512x3, pool 2")
+    at = next(b for b in at.button if b.label == "Update the summary").click().run()
+    (caption,) = [c for c in texts(at.caption) if c.startswith("Expected time per epoch")]
+    assert caption.startswith("Expected time per epoch: roughly ") and "rough guess" in caption
+
+
+def test_a_queued_run_says_it_waits_and_a_stopped_one_does_not_wait_for_an_epoch(workspace, no_workers):
+    store = Store(workspace.db_path)
+    first, second = (store.create_run(presets.config_for("mlp1")) for _ in range(2))
+    at = page(run=second)
+    assert at.get("progress")[0].proto.text == "Queued · waiting for a free training slot, #2 in line"
+    store.mark_stopped(second, "removed from the queue")
+    at = page(run=second)
+    notes = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
+    assert "No epoch was completed." in notes and "Waiting for the first epoch…" not in notes
