@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from fmnist import files
 
 
 class ArtifactError(RuntimeError):
@@ -62,18 +62,10 @@ def sha256(path: Path) -> str:
 
 
 def save(model, kind: str, path: Path) -> str:
-    """Write to a temporary file beside `path`, then rename; returns the file's SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        _write(model, kind, Path(tmp))
-        digest = sha256(Path(tmp))
-        os.replace(tmp, path)
-        return digest
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save never half-written; returns the file's SHA-256."""
+    with files.atomic_path(path) as tmp:
+        _write(model, kind, tmp)
+        return sha256(tmp)
 
 
 def _write(model, kind: str, tmp: Path) -> None:
@@ -86,16 +78,38 @@ def _write(model, kind: str, tmp: Path) -> None:
         model.model.save(tmp)
 
 
-def load(path: str | None, expected_sha: str | None, kind: str):
-    """Load a model after checking it exists and matches the SHA-256 recorded in the store."""
+def verify(path: str | None, expected_sha: str | None, data: bytes | None = None) -> Path:
+    """The model file's path once it (or `data`, its bytes already read) matches the SHA-256 in the store."""
     if not path or not expected_sha:
         raise ArtifactError("This run has no saved model (it did not finish). Choose a finished run.")
     file = Path(path)
-    if not file.is_file():
+    if data is None and not file.is_file():
         raise ArtifactError(f"The model file {file} is missing. Retrain the run, or delete it from the results page.")
-    if sha256(file) != expected_sha:
+    digest = hashlib.sha256(data).hexdigest() if data is not None else sha256(file)
+    if digest != expected_sha:
         raise ArtifactError(f"The model file {file} does not match its recorded SHA-256: it was changed or damaged. "
                             "It was not loaded; retrain the run.")
+    return file
+
+
+def fetch(store, run, models_dir: Path) -> str | None:
+    """The run's model file on this machine: as recorded, or copied out of the store when the worker ran on
+    another node (checked against its SHA-256 before it is written). None when there is none to be had."""
+    if run.model_path and Path(run.model_path).is_file():
+        return run.model_path
+    stored = store.artifact(run.id)
+    if stored is None:
+        return run.model_path
+    digest, suffix, data = stored
+    local = Path(models_dir) / f"run-{run.id}{suffix}"
+    verify(str(local), run.model_sha256, data)
+    files.write_bytes(local, data)
+    return str(local)
+
+
+def load(path: str | None, expected_sha: str | None, kind: str):
+    """Load a model after checking it exists and matches the SHA-256 recorded in the store."""
+    file = verify(path, expected_sha)
     if kind == "majority":
         return MajorityModel(json.loads(file.read_text())["label"])
     if kind == "forest":

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import functools
 import gzip
-import os
 import zipfile
 import zlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fmnist import files
 from fmnist.config import NOTEBOOK_SEED
 from fmnist.settings import Settings
 
@@ -142,17 +141,10 @@ def notebook_split(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
     return train_test_split(x, y, test_size=0.3, random_state=np.random.RandomState(NOTEBOOK_SEED))
 
 
-def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz cache, never half-written."""
+    with files.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _build(settings: Settings) -> dict[str, np.ndarray]:
@@ -176,7 +168,7 @@ def load_split(settings: Settings) -> Split:
     """The notebook's split, from the workspace cache (built on first use)."""
     path = cache_path(settings)
     if not path.exists():
-        _write_cache(path, _build(settings))
+        write_arrays(path, _build(settings))
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}

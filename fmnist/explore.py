@@ -105,7 +105,7 @@ def disk_cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]])
             pass  # a damaged cache is recomputed and overwritten below
     arrays = compute()
     if path is not None:
-        data._write_cache(path, arrays)  # temp file then os.replace: never a half-written cache
+        data.write_arrays(path, arrays)
     return arrays
 
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from fmnist import files
 from fmnist.bench.measure import short
 
 HEADERS = ("name", "figure", "unit", "median", "spread (min-max)", "ratio", "target", "note")
@@ -66,13 +65,5 @@ def _cell(value) -> str:
 
 
 def write_json(report: dict, path: Path) -> None:
-    """Temp file beside it, then rename: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(report, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """A reader never sees half a report."""
+    files.write_bytes(path, json.dumps(report, indent=2).encode())
