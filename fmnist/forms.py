@@ -9,7 +9,15 @@ import re
 from dataclasses import dataclass, replace
 
 from fmnist import nets, presets
-from fmnist.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, ConfigError, ConvBlock, ModelSpec, RunConfig
+from fmnist.config import (
+    ACTIVATIONS,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    ConvBlock,
+    ModelSpec,
+    RunConfig,
+)
 from fmnist.store import StoreError
 
 CUSTOM = "custom"

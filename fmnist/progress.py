@@ -162,7 +162,7 @@ def queue_position(run: Run, active: list[Run]) -> int | None:
 
 def duration(seconds: float) -> str:
     """42 -> '42 s', 185 -> '3 min 05 s', 3720 -> '1 h 02 min'."""
-    s = int(round(max(seconds, 0)))
+    s = round(max(seconds, 0))
     if s < 60:
         return f"{s} s"
     if s < 3600:
@@ -192,7 +192,7 @@ def curves(run: Run, epochs: list[dict]):
     fig = charts.training_curves(pd.DataFrame(epochs), *curve_marks(run, epochs), title=run.name)
     if not epochs:
         note = "Waiting for the first epoch…" if run.active else "No epoch was completed."
-        fig.update_annotations(selector=dict(text="Waiting for the first epoch…"), text=note,
+        fig.update_annotations(selector={"text": "Waiting for the first epoch…"}, text=note,
                                x=sum(fig.layout.xaxis.domain) / 2)
     return fig
 

@@ -10,7 +10,7 @@ SUMMARY_COLUMNS = {"Layer": st.column_config.TextColumn(width="medium"),
 
 
 def field_widget(field: forms.Field, value, key: str):
-    kw = dict(label=field.label, help=field.help or None, key=key)
+    kw = {"label": field.label, "help": field.help or None, "key": key}
     if field.widget == "bool":
         return st.checkbox(value=value, **kw)
     if field.widget == "choice":
@@ -37,7 +37,9 @@ def training_form(base, key: str) -> tuple[bool, dict, dict]:
             fields = forms.fields_for(base.model.kind, group)
             st.markdown(f"**{heading}**" if fields else "")
             for i, field in enumerate(fields):
-                with (cols := st.columns(3) if i % 3 == 0 else cols)[i % 3]:
+                if i % 3 == 0:
+                    cols = st.columns(3)
+                with cols[i % 3]:
                     values[field.name] = field_widget(field, defaults[field.name], f"{key}-{field.name}")
                     slots[field.name] = st.empty()
         buttons = st.columns(3)

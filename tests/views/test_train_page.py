@@ -142,8 +142,8 @@ def test_a_full_queue_gives_its_message_and_queues_nothing(workspace, no_workers
     store = Store(workspace.db_path)
     store.create_run(presets.config_for("cnn2", user="ana"))
     at = start(page(user="ana"))
-    assert texts(at.warning) == ["The queue is full for 'ana': 1 runs active or waiting (the limit is 1 a person). "
-                                 "Stop one or wait for one to finish."]
+    assert texts(at.warning) == [("The queue is full for 'ana': 1 runs active or waiting (the limit is 1 a person). "
+                                  "Stop one or wait for one to finish.")]
     assert store.count() == 1
 
 
@@ -167,8 +167,8 @@ def test_building_your_own_cnn_reports_a_bad_conv_row(workspace, no_workers):
     at.radio[0].set_value("cnn").run()
     field(at, "conv", "custom", "cnn").set_value("32x3, pool 2\nbanana")
     at = start(at)
-    assert texts(at.error) == ["Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, pool N][, bn]; "
-                               "e.g. 64x3, pool 2"]
+    assert texts(at.error) == [("Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, pool N][, bn]; "
+                                "e.g. 64x3, pool 2")]
     assert Store(workspace.db_path).count() == 0
 
 
@@ -226,7 +226,7 @@ def test_a_big_cnn_never_run_gets_a_rough_epoch_time(workspace, no_workers):
 
 def test_a_queued_run_says_it_waits_and_a_stopped_one_does_not_wait_for_an_epoch(workspace, no_workers):
     store = Store(workspace.db_path)
-    first, second = (store.create_run(presets.config_for("mlp1")) for _ in range(2))
+    _first, second = (store.create_run(presets.config_for("mlp1")) for _ in range(2))
     at = page(run=second)
     assert at.get("progress")[0].proto.text == "Queued · waiting for a free training slot, #2 in line"
     store.mark_stopped(second, "removed from the queue")
