@@ -20,7 +20,12 @@ COLUMNS = ["Run", "Model", "Train accuracy", "Val accuracy", "Test accuracy", "G
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ACCURACY_COLUMNS = ["Train accuracy", "Val accuracy", "Test accuracy", "Gap"]
 BEST_MARK = "★ best val"
+LOCKED = "locked: choose on validation"  # a test accuracy nobody has deliberately opened yet
 PAGE_SIZE = 50
+# The columns the page shows by default: the rest (hyperparameters, errors) are one toggle away, so the
+# table fits a projector's width.
+MAIN_COLUMNS = ["Best", "Run", "Model", "User", "Status", "Train accuracy", "Val accuracy", "Test accuracy", "Gap",
+                "Params", "Epochs", "Seconds"]
 # Train minus validation accuracy above 5 points: the model fits its training images much better than new ones.
 OVERFIT_GAP = 0.05
 
@@ -39,17 +44,24 @@ def summary_frame(store: Store, limit: int = 500, offset: int = 0, statuses=None
     return frame_of(store.runs(statuses=statuses, limit=limit, offset=offset))
 
 
+def test_cell(run: Run):
+    """A run's test accuracy once its test evaluation was opened (counted in test_views), else LOCKED."""
+    if run.test_acc is None:
+        return None
+    return run.test_acc if run.test_views > 0 else LOCKED
+
+
 def frame_of(runs: list[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         gap = run.train_acc - run.val_acc if run.train_acc is not None and run.val_acc is not None else None
         rows.append({"Run": run.id, "Model": run.name, "Train accuracy": run.train_acc, "Val accuracy": run.val_acc,
-                     "Test accuracy": run.test_acc, "Gap": gap, "Params": run.params, "Epochs": run.epochs,
+                     "Test accuracy": test_cell(run), "Gap": gap, "Params": run.params, "Epochs": run.epochs,
                      "Seconds": run.seconds, "Status": run.status, "User": run.user, "Preset": run.preset,
                      **_hyper(run.config), "Test views": run.test_views, "Error": run.error,
                      "Started": pd.Timestamp(run.created_at, unit="s").strftime("%Y-%m-%d %H:%M")})
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("Run", "Params", "Epochs"):
+    for col in ("Run", "Params", "Epochs", "Batch", "Test views"):
         frame[col] = frame[col].astype("Int64")
     return frame
 
@@ -97,9 +109,11 @@ class Filters:
     statuses: tuple[str, ...] = ()
     name: str = ""
     presets: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
 
     def query(self) -> dict:
-        return {"statuses": tuple(self.statuses), "name_contains": self.name, "presets": tuple(self.presets)}
+        return {"statuses": tuple(self.statuses), "name_contains": self.name, "presets": tuple(self.presets),
+                "users": tuple(self.users)}
 
 
 def table_page(store: Store, filters: Filters = Filters(), page: int = 1, size: int = PAGE_SIZE) -> pd.DataFrame:
@@ -123,7 +137,7 @@ def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
     ref = ref.reindex(columns=frame.columns)
     ref["Best"] = ref["User"] = ""
     both = pd.concat([frame, ref], ignore_index=True) if len(frame) else ref
-    return both.astype({c: "Int64" for c in ("Run", "Params", "Epochs", "Test views")})
+    return both.astype({c: "Int64" for c in ("Run", "Params", "Epochs", "Batch", "Test views") if c in both})
 
 
 def styled(frame: pd.DataFrame):
@@ -134,10 +148,15 @@ def styled(frame: pd.DataFrame):
     def overfit(col):
         return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
 
-    formats = {**{c: "{:.2%}" for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
-               "Epochs": "{:.0f}"}
-    return (frame.style.format({c: f for c, f in formats.items() if c in frame.columns}, na_rep="–")
+    formats = {**{c: _percent for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
+               "Epochs": "{:.0f}", "Batch": "{:.0f}", "Test views": "{:.0f}"}
+    return (frame.style.format(na_rep="–")  # every empty cell, text columns too, reads "–" rather than "None"
+            .format({c: f for c, f in formats.items() if c in frame.columns}, na_rep="–")
             .apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in frame.columns]))
+
+
+def _percent(value) -> str:
+    return value if isinstance(value, str) else f"{value:.2%}"  # LOCKED stays words
 
 
 def delete_run(store: Store, settings: Settings, run_id: int) -> Run | None:
@@ -189,7 +208,33 @@ def curves(store: Store, runs: list[Run]) -> dict[str, pd.DataFrame]:
 
 def scatter_frame(runs: list[Run], x: str = "params") -> pd.DataFrame:
     """One point per run that has both `x` and a validation accuracy (baselines have no parameter count;
-    0 parameters would not fit a log axis either)."""
-    frame = pd.DataFrame({"name": [run_label(r) for r in runs], "params": [r.params or None for r in runs],
-                          "seconds": [r.seconds for r in runs], "val_acc": [r.val_acc for r in runs]})
+    0 parameters would not fit a log axis either). `tag` ("#5") is the short label drawn by the point."""
+    frame = pd.DataFrame({"name": [run_label(r) for r in runs], "tag": [f"#{r.id}" for r in runs],
+                          "params": [r.params or None for r in runs], "seconds": [r.seconds for r in runs],
+                          "val_acc": [r.val_acc for r in runs]})
     return frame.dropna(subset=[x, "val_acc"]).reset_index(drop=True)
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, -(-total // size))
+
+
+def table_caption(total: int, best: Run | None) -> str:
+    """What the table under it shows, in words: how many runs, which is best, what Gap and locked mean."""
+    which = f" (#{best.id} {best.name}, {best.val_acc:.2%})" if best else ""
+    return (f"{total} runs match, newest first. **{BEST_MARK}** marks the finished run with the highest validation "
+            f"accuracy{which}. **Gap** = train − validation accuracy: above 5 points (red) the model fits its "
+            "training images much better than new ones, a sign of overfitting. A test accuracy stays "
+            f"*{LOCKED}* until that run's test evaluation is opened.")
+
+
+def final_label(run: Run) -> str:
+    """How the final-model chooser names a run: stable, so a link that names the run keeps working."""
+    return f"{run_label(run)} · val {run.val_acc:.2%}"
+
+
+def test_looks(run: Run) -> str:
+    if run.test_views == 0:
+        return f"Run #{run.id}'s test accuracy is still locked: nobody has opened its test evaluation."
+    return f"Run #{run.id} has been evaluated on the test set {run.test_views} time(s)."
+

@@ -128,7 +128,9 @@ def test_examples_pick_exactly_one_cell_most_confident_first():
     idx, t, p, conf = evaluate.examples(report, 6, 0)  # shirts taken for T-shirts
     assert idx.tolist() == [3, 2] and conf.tolist() == [0.95, 0.7]
     assert set(idx) == set(np.where((y == 6) & (pred == 0))[0])
-    assert evaluate.titles(t, p, conf) == ["Shirt → T-shirt/top (95%)", "Shirt → T-shirt/top (70%)"]
+    assert evaluate.titles(t, p, conf) == ["Shirt<br>→ T-shirt/top 95%", "Shirt<br>→ T-shirt/top 70%"]
+    longest = max(len(line) for t in range(10) for p in range(10) for line in evaluate.titles([t], [p], [1.0])[0].split("<br>"))
+    assert longest <= 18  # a caption line fits under one gallery image
     assert evaluate.examples(report)[0].tolist() == [3, 1, 2]  # every mistake
     assert evaluate.examples(report, 6, 6)[0].tolist() == [4]  # a diagonal cell: the correct ones
     assert evaluate.examples(report, None, 6)[0].tolist() == [1]
@@ -139,3 +141,13 @@ def test_examples_pick_exactly_one_cell_most_confident_first():
     assert evaluate.cell_title(None, None) == "Any class mistaken for another class"
     assert evaluate.cell_title(None, 1) == "Any class mistaken for Trouser"
     assert report["test_accuracy"] == pytest.approx(0.5) and report["val_error"] == pytest.approx(0.5)
+
+
+def test_headline_figures_beside_validation():
+    report, _, _ = _report()
+    (label, value, delta), *rest = evaluate.headline(report)
+    assert (label, value) == ("Test accuracy", f"{report['test_accuracy']:.2%}")
+    assert delta == f"{(report['test_accuracy'] - 0.5) * 100:+.2f} points vs validation"
+    assert [r[0] for r in rest] == ["Test error", "Validation accuracy", "Validation error"]
+    report["val_accuracy"] = report["val_error"] = None  # a run without a validation figure
+    assert evaluate.headline(report)[0][2] is None and evaluate.headline(report)[2][1] == "–"

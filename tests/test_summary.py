@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from fmnist import presets, summary
+from fmnist import presets, schema, summary
 from fmnist.artifacts import ArtifactError
 from fmnist.store import StoreError
 
@@ -17,7 +17,7 @@ from fmnist.store import StoreError
 def finish(store, run, **result):
     """Take a queued or running run to finished with the given results."""
     if store.get(run.id).status == "queued":
-        store.mark_running(run.id, pid=1)
+        store.claim(run.id, pid=1)
     store.finish(run.id, {"params": 1000, "epochs": 3, "seconds": 9.5, **result})
     return store.get(run.id)
 
@@ -134,7 +134,7 @@ def test_scatter_and_curves(store, three):
     baseline = finish(store, store.get(store.create_run(run.run_config(), status="running")), params=None,
                       val_acc=0.1, seconds=0.5)
     frame = summary.scatter_frame([three[1], three[3], baseline])
-    assert frame.to_dict("list") == {"name": [f"#{three[1].id} net 0.91"], "params": [1000], "seconds": [9.5],
+    assert frame.to_dict("list") == {"name": [f"#{three[1].id} net 0.91"], "tag": [f"#{three[1].id}"], "params": [1000], "seconds": [9.5],
                                      "val_acc": [0.91]}  # the failed run has no accuracy, the baseline no params
     assert summary.scatter_frame([three[1], baseline], "seconds")["seconds"].tolist() == [9.5, 0.5]
     assert summary.curves(store, [run])[f"#{run.id} broken cnn"].empty
@@ -148,11 +148,12 @@ def test_scatter_and_curves(store, three):
 def _bulk(store, n: int) -> None:
     """n finished runs written in one transaction (create_run one by one would take longer than the test)."""
     config = presets.config_for("mlp1").to_json()
-    rows = [(f"run {i}", "mlp1" if i % 2 else "cnn2", "mlp", config, "finished", time.time(), 0.5 + i / (4 * n),
-             0.4 + i / (4 * n), 0.4, 1000 + i, 5, 3.0) for i in range(n)]
+    rows = [{"name": f"run {i}", "preset": "mlp1" if i % 2 else "cnn2", "kind": "mlp", "config": config,
+             "status": "finished", "created_at": time.time(), "train_acc": 0.5 + i / (4 * n),
+             "val_acc": 0.4 + i / (4 * n), "test_acc": 0.4, "params": 1000 + i, "epochs": 5, "seconds": 3.0}
+            for i in range(n)]
     with store.write() as c:
-        c.executemany("INSERT INTO runs (name, preset, kind, config, status, created_at, train_acc, val_acc, test_acc, "
-                      "params, epochs, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        c.execute(schema.runs.insert(), rows)
 
 
 def test_ten_thousand_runs_page_fast(store):
@@ -164,3 +165,45 @@ def test_ten_thousand_runs_page_fast(store):
     assert time.perf_counter() - start < 1.0
     assert total == 56 and len(frame) == summary.PAGE_SIZE  # run 99, 99x, 99xx with odd i
     assert store.best_val().name == "run 9999" and store.count() == 10_000
+
+
+def test_test_accuracy_is_locked_until_its_evaluation_is_opened(store, three):
+    frame = summary.summary_frame(store).set_index("Model")
+    assert frame.loc[["net 0.8", "net 0.91", "net 0.85"], "Test accuracy"].tolist() == [summary.LOCKED] * 3
+    assert pd.isna(frame.loc["waiting cnn", "Test accuracy"])  # nothing measured: not "locked", just empty
+    store.count_test_view(three[1].id)
+    frame = summary.summary_frame(store).set_index("Model")
+    assert frame.loc["net 0.91", "Test accuracy"] == pytest.approx(0.90)
+    assert frame.loc["net 0.8", "Test accuracy"] == summary.LOCKED
+    rows = _parse(summary.to_csv(summary.summary_frame(store)))
+    column = [r[rows[0].index("Test accuracy")] for r in rows[1:]]
+    assert column == ["", "", summary.LOCKED, "0.9", summary.LOCKED]
+    html = summary.styled(summary.table_page(store)).to_html()
+    assert summary.LOCKED in html and "90.00%" in html and "89.00%" not in html  # 0.85's test stays hidden
+
+
+def test_reveal_all_counts_one_look_for_each_run_it_opens(store, three):
+    from fmnist import evaluate
+    store.count_test_view(three[0].id)
+    assert evaluate.reveal_all(store) == [three[2].id, three[1].id]  # newest first; #0 was open already
+    assert [store.get(r.id).test_views for r in three] == [1, 1, 1, 0, 0]
+    assert evaluate.reveal_all(store) == []
+    assert summary.LOCKED not in summary.summary_frame(store)["Test accuracy"].tolist()
+
+
+def test_empty_cells_read_a_dash_and_whole_numbers_stay_whole(store, three, run_factory):
+    baseline = finish(store, run_factory("majority", name="always shirts"), train_acc=0.1, val_acc=0.1, params=None)
+    shown = summary.with_notebook(summary.table_page(store))
+    assert shown["Batch"].dtype == "Int64" and shown["Test views"].dtype == "Int64"
+    assert pd.isna(shown.loc[shown["Run"] == baseline.id, "Batch"].item())
+    html = summary.styled(shown).to_html()
+    batch = presets.config_for("mlp1").batch_size
+    assert "None" not in html and f">{batch}<" in html and f"{batch}.0" not in html
+
+
+def test_users_filter_in_sql(store, run_factory):
+    for user in ("ana", "bo", "ana", ""):
+        run_factory("mlp1", user=user)
+    assert store.users() == ["ana", "bo"]
+    assert store.count_matching(**summary.Filters(users=("ana",)).query()) == 2
+    assert [r.user for r in store.search(**summary.Filters(users=("bo", "ana")).query())] == ["ana", "bo", "ana"]

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.io
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_mod
 
-from fmnist import data, evaluate, presets, summary
+from fmnist import data, evaluate, presets, schema, summary
 from fmnist.data import CLASS_NAMES
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "results.py")
@@ -62,8 +63,9 @@ def runs(store, run_factory, make_finished):
     return made + [store.get(failed.id)]
 
 
-def page() -> AppTest:
+def page(**query) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -71,6 +73,14 @@ def page() -> AppTest:
 
 def table(at):
     return at.dataframe[0].value
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def final_tab(**query) -> AppTest:
+    return page(tab="Final model on the test set", **query)
 
 
 def test_table_lists_runs_newest_first_with_the_best_marked(runs):
@@ -119,6 +129,43 @@ def test_csv_download_holds_the_table_as_shown(runs, downloads, store, run_facto
     models = [r[header.index("Model")] for r in rows[1:]]
     assert models == ["broken cnn", "'=HYPERLINK(\"http://x\")", "cnn champion", "wide net"]
     assert [r[header.index("Val accuracy")] for r in rows[1:]] == ["", "0.85", "0.92", "0.88"]
+    assert [r[header.index("Test accuracy")] for r in rows[1:]] == ["", *[summary.LOCKED] * 3]
+
+
+def test_test_accuracy_stays_locked_until_revealed_and_each_reveal_counts_a_look(runs, store, downloads):
+    at = page()
+    cells = table(at)["Test accuracy"].tolist()
+    assert pd.isna(cells[0]) and cells[1:] == [summary.LOCKED] * 3  # the failed run has no test accuracy at all
+    button(at, "Reveal every test score").click().run()
+    assert [s.value for s in at.success] == ["Revealed the test accuracy of 3 run(s); one look at the test set "
+                                             "was counted for each."]
+    assert table(at)["Test accuracy"].tolist()[1:] == pytest.approx([0.84, 0.91, 0.87])
+    assert [store.get(r.id).test_views for r in runs] == [1, 1, 1, 0]  # the failed run had nothing to reveal
+    button(at, "Reveal every test score").click().run()
+    assert [s.value for s in at.success] == ["Every test accuracy was open."]
+    assert [store.get(r.id).test_views for r in runs] == [1, 1, 1, 0]  # nothing new revealed, nothing counted
+    at.toggle(key="notebook").set_value(True).run()
+    ref = table(at)[table(at)["Status"] == "notebook"]
+    assert ref.loc[ref["Model"] == "Multi CNN (notebook)", "Test accuracy"].item() == 0.9158  # always visible
+
+
+def test_table_filters_by_user_and_fits_the_page_until_every_column_is_asked_for(runs):
+    at = page()
+    assert at.multiselect(key="user").options == ["ana", "bo"]
+    assert list(at.dataframe[0].proto.column_order) == summary.MAIN_COLUMNS
+    at.multiselect(key="user").set_value(["bo"]).run()
+    assert table(at)["Model"].tolist() == ["broken cnn"]
+    assert at.caption[0].value.startswith("1 runs match")
+    at.toggle(key="all_columns").set_value(True).run()
+    assert list(at.dataframe[0].proto.column_order) == []  # every column, the page scrolls sideways
+
+
+def test_in_classroom_mode_only_the_instructor_reveals_test_scores(runs, monkeypatch):
+    from fmnist import classroom
+    monkeypatch.setenv(classroom.INSTRUCTOR_KEY, classroom.hash_password("correct horse", salt=b"0" * 16))
+    at = page()
+    assert "Reveal every test score" not in [b.label for b in at.button]
+    assert table(at)["Test accuracy"].tolist()[1:] == [summary.LOCKED] * 3
 
 
 def test_rename_flow(runs, store):
@@ -126,12 +173,12 @@ def test_rename_flow(runs, store):
     at.selectbox(key="edit_run").set_value(runs[0].id).run()
     assert at.text_input(key=f"new_name_{runs[0].id}").value == "wide net"
     at.text_input(key=f"new_name_{runs[0].id}").set_value("  renamed net ").run()
-    at.button[0].click().run()
+    button(at, "Rename").click().run()
     assert [s.value for s in at.success] == [f"Run #{runs[0].id} renamed to “renamed net”."]
     assert store.get(runs[0].id).name == "renamed net"
     assert "renamed net" in table(at)["Model"].tolist()
     at.text_input(key=f"new_name_{runs[0].id}").set_value("   ").run()
-    at.button[0].click().run()
+    button(at, "Rename").click().run()
     assert [e.value for e in at.error] == ["A run's name needs 1 to 80 characters."]
 
 
@@ -193,10 +240,12 @@ def test_test_set_view_with_a_precomputed_evaluation(runs, store, with_dataset):
     y = with_dataset.y_test.astype(int)
     best = runs[1]
     pred = _precomputed(store, best, y)
-    at = page()
+    at = final_tab()
     assert evaluate.WHY_LAST in [i.value for i in at.info]
     assert at.selectbox(key="final").value == best.id  # the best finished run by validation accuracy
-    assert at.selectbox(key="final").options[0].endswith("cnn champion · val 92.00% · evaluated on test 0×")
+    assert at.selectbox(key="final").options[0] == f"#{best.id} cnn champion · val 92.00%"
+    assert f"Run #{best.id}'s test accuracy is still locked: nobody has opened its test evaluation." in \
+        [c.value for c in at.caption]
     assert not at.metric  # nothing about the test set until asked
     next(b for b in at.button if b.label == f"Evaluate run #{best.id} on the test set").click().run()
     assert not at.exception and not at.error
@@ -205,8 +254,7 @@ def test_test_set_view_with_a_precomputed_evaluation(runs, store, with_dataset):
                        "Validation error": "8.00%"}
     assert f"Run #{best.id} has been evaluated on the test set 1 time(s)." in [c.value for c in at.caption]
     assert store.get(best.id).test_views == 1
-    assert at.selectbox(key="final").options[0].endswith("evaluated on test 1×")
-    per_class = at.dataframe[1].value
+    per_class = at.dataframe[0].value  # only the open tab runs
     assert per_class["Class"].tolist() == list(CLASS_NAMES)
     assert per_class["Recall"].tolist() == pytest.approx([np.mean(pred[y == k] == k) for k in range(10)])
     assert "1000 test images, the 24 most confident shown" in [c.value for c in at.caption]
@@ -230,9 +278,20 @@ def test_test_set_view_with_a_precomputed_evaluation(runs, store, with_dataset):
     assert store.get(best.id).test_views == 1  # looking at the cells is not another evaluation
 
 
+def test_the_final_model_chosen_is_kept_in_the_url(runs, store):
+    at = final_tab(model=str(runs[0].id))  # a shared link naming "wide net", not the best run
+    assert at.selectbox(key="final").value == runs[0].id
+    at.selectbox(key="final").set_value(runs[2].id).run()
+    assert at.query_params["model"] == str(runs[2].id)
+    assert button(at, f"Evaluate run #{runs[2].id} on the test set")
+    store.delete(runs[2].id)
+    at = final_tab(model=str(runs[2].id))  # a link to a run deleted since: the best run, no error
+    assert at.selectbox(key="final").value == runs[1].id and not at.exception
+
+
 def test_a_missing_model_shows_its_message_on_evaluation(runs, with_dataset):
     os.remove(runs[1].model_path)
-    at = page()
+    at = final_tab()
     next(b for b in at.button if b.label.startswith("Evaluate run")).click().run()
     assert not at.exception
     assert [e.value for e in at.error][-1] == (f"The model file {runs[1].model_path} is missing. Retrain the run, "
@@ -242,11 +301,11 @@ def test_a_missing_model_shows_its_message_on_evaluation(runs, with_dataset):
 
 def test_ten_thousand_runs_render_quickly(store):
     config = presets.config_for("mlp1").to_json()
-    rows = [(f"run {i}", "mlp1", "mlp", config, "finished", time.time(), 0.9, 0.5 + i / 40_000, 0.8, 1000, 5, 3.0)
-            for i in range(10_000)]
+    rows = [{"name": f"run {i}", "preset": "mlp1", "kind": "mlp", "config": config, "status": "finished",
+             "created_at": time.time(), "train_acc": 0.9, "val_acc": 0.5 + i / 40_000, "test_acc": 0.8,
+             "params": 1000, "epochs": 5, "seconds": 3.0} for i in range(10_000)]
     with store.write() as c:
-        c.executemany("INSERT INTO runs (name, preset, kind, config, status, created_at, train_acc, val_acc, test_acc, "
-                      "params, epochs, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        c.execute(schema.runs.insert(), rows)
     at = page()  # the first run pays for imports
     start = time.perf_counter()
     at.run()
