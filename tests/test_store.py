@@ -14,6 +14,20 @@ from fmnist import migrations, presets, schema
 from fmnist import store as store_mod
 from fmnist.store import RunGone, Store, StoreError
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, workspace):
+    """The same store tests on a fresh SQLite file and on a fresh database of a real PostgreSQL."""
+    where = request.getfixturevalue("postgres_url") if request.param == "postgresql" else workspace.db_path
+    st = Store(where)
+    yield st
+    st.close()
+
+
+def sqlite_only(store):
+    if store.dialect != "sqlite":
+        pytest.skip("checks a property of SQLite's file (PRAGMAs, pages); PostgreSQL has no such file")
+
+
 RESULT = dict(train_acc=0.95, val_acc=0.88, test_acc=0.87, params=202_735, epochs=2, seconds=12.5,
               best_epoch=2, stopped_early=0, model_path="/m/run.keras", model_sha256="ab" * 32)
 E1 = dict(loss=0.9, accuracy=0.7, val_loss=0.8, val_accuracy=0.72, seconds=1.5)
@@ -66,7 +80,7 @@ def _insert_raw(store, status):
 
 
 def test_status_check_constraint_rejects_a_bogus_status(store):
-    with pytest.raises(StoreError, match="CHECK constraint failed"):
+    with pytest.raises(StoreError, match="(?i)check constraint"):
         _insert_raw(store, "exploded")
     assert store.count() == 0
     for status in store_mod.STATUSES:  # every real status is accepted
@@ -180,7 +194,7 @@ def test_reads_and_counts(store, run_factory):
 def test_data_survives_reopening(workspace, run_factory, store):
     run = run_factory(status="running")
     store.add_epoch(run.id, 1, E1)
-    again = Store(workspace.db_path, create=False)
+    again = Store(store.url, create=False)
     try:
         assert again.get(run.id) == store.get(run.id)
         assert again.epochs(run.id) == [{"epoch": 1, **E1}]
@@ -324,6 +338,7 @@ def _on_every_connection(store, pragma):
 
 
 def test_a_read_only_connection_is_refused_with_advice(store, run_factory):
+    sqlite_only(store)
     run = run_factory(status="running")
     _on_every_connection(store, "query_only=ON")  # stands in for a store that became read-only while open
     with pytest.raises(StoreError, match="is read-only"):
@@ -336,6 +351,7 @@ def test_a_read_only_connection_is_refused_with_advice(store, run_factory):
 
 
 def test_a_full_disk_during_a_write_becomes_store_error(store, run_factory):
+    sqlite_only(store)
     run = run_factory(status="finished")
     with store.engine.connect() as c:
         pages = c.exec_driver_sql("PRAGMA page_count").scalar()
@@ -346,6 +362,7 @@ def test_a_full_disk_during_a_write_becomes_store_error(store, run_factory):
 
 
 def test_integrity_ok_and_wal_mode(store, run_factory):
+    sqlite_only(store)
     run_factory()
     assert store.integrity_ok() is True
     with store.engine.connect() as c:
