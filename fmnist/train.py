@@ -138,7 +138,10 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     wrapped = KerasModel(model)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
     if config.full_train:
-        wrapped = _refit_full(config, split, best or epochs_run)
+        wrapped, reason = _refit_full(config, split, best or epochs_run, hooks)
+        if reason:  # the epochs and their figures stand; the refit and the test do not happen
+            return Result(train, val, None, model.count_params(), epochs_run, 0.0, best, stopped_early,
+                          f"{reason} (during the refit on all 60,000 images)")
     test = accuracy(wrapped, split.x_test, split.y_test)
     return Result(train, val, test, model.count_params(), epochs_run, 0.0, best, stopped_early, model=wrapped)
 
@@ -148,8 +151,10 @@ def _last(history: dict, key: str, n: int) -> float | None:
     return float(values[-1]) if values else None
 
 
-def _refit_full(config: RunConfig, split: Split, epochs: int) -> KerasModel:
-    """Refit the chosen configuration on all 60,000 training images for the selected number of epochs."""
+def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> tuple[KerasModel | None, str | None]:
+    """Refit the chosen configuration on all 60,000 training images for the selected number of epochs.
+
+    Returns (model, None), or (None, reason) when a stop request or the time limit ended it."""
     import keras
 
     from fmnist import nets
@@ -159,8 +164,28 @@ def _refit_full(config: RunConfig, split: Split, epochs: int) -> KerasModel:
     keras.utils.set_random_seed(config.seed)
     model = nets.build(config)
     _compile(model, config.with_(epochs=epochs), math.ceil(len(x) / config.batch_size))
-    model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0)
-    return KerasModel(model)
+    watch = make_stop_watch(hooks)
+    model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=[watch])
+    return (None, watch.reason) if watch.reason else (KerasModel(model), None)
+
+
+def make_stop_watch(hooks: Hooks):
+    """A Keras callback that ends a fit at a stop request or the time limit (hooks.should_stop), reporting nothing."""
+    import keras
+
+    class StopWatch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.reason, self._last_check = None, time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if now - self._last_check >= STOP_CHECK_S:
+                self._last_check = now
+                self.reason = hooks.should_stop()
+                self.model.stop_training = bool(self.reason)
+
+    return StopWatch()
 
 
 def make_reporter(hooks: Hooks):

@@ -201,3 +201,24 @@ def test_fit_validates_the_config_first(split):
     with pytest.raises(ConfigError) as info:
         train.fit(presets.config_for("mlp1", subset=99), split)
     assert list(info.value.errors) == ["subset"]
+
+
+def test_full_train_refit_honours_a_stop_request(split, monkeypatch):
+    """A stop request (or the time limit: the same should_stop) during the refit on 60,000 ends the run
+    as stopped with its epochs kept; nothing is tested, no model is kept."""
+    monkeypatch.setattr(train, "STOP_CHECK_S", 0.0)
+    config = presets.config_for("mlp1", subset=300, epochs=2, full_train=True)
+    rec = Recorder(stop_after=2)  # nothing to stop until both epochs are in: then the refit is running
+    result = train.fit(config, split, rec.hooks())
+    assert [e for e, _ in rec.epochs] == [1, 2]
+    assert result.stop_reason == "stopped by the test (during the refit on all 60,000 images)"
+    assert (result.epochs, result.test_acc, result.model) == (2, None, None)
+    assert 0 < result.val_acc <= 1 and result.train_acc is not None
+
+
+def test_full_train_refit_is_tested_when_not_stopped(split):
+    config = presets.config_for("mlp1", subset=300, epochs=1, full_train=True)
+    result = train.fit(config, split, Recorder().hooks())
+    assert result.stop_reason is None
+    acc = float(np.mean(result.model.predict_proba(split.x_test).argmax(axis=1) == split.y_test))
+    assert result.test_acc == pytest.approx(acc, abs=1e-12)
