@@ -1,9 +1,11 @@
 """Fashion-MNIST Lab: routing and the sidebar only; every page lives in views/."""
 import streamlit as st
 
-from fmnist import data, system
+from fmnist import data, names, system
+from fmnist.classroom import ClassroomError
 from fmnist.settings import SettingsError
 from fmnist.store import StoreError
+from views._classroom import class_gate, classroom_config
 from views._common import lab_settings, store
 
 st.set_page_config(page_title="Fashion-MNIST Lab", page_icon=":material/checkroom:", layout="wide")
@@ -24,18 +26,31 @@ def _sidebar_facts(home: str) -> dict:
     return {"workspace": home, "data": data.data_location(settings), "gpu": system.gpu_summary()}
 
 
+def _keep_name() -> None:
+    st.session_state["name_cookie"] = names.cookie_script(st.session_state["user_name"])
+
+
 def sidebar() -> None:
     facts = _sidebar_facts(str(lab_settings().home))
+    if "user_name" not in st.session_state:  # a reload or a new tab: the name this browser keeps
+        st.session_state["user_name"] = names.from_cookies(st.context.cookies)
     with st.sidebar:
-        st.text_input("Your name", key="user_name", max_chars=40,
-                      help="Shown beside the runs you start, so a class can tell them apart.")
+        st.text_input("Your name", key="user_name", max_chars=names.MAX_LENGTH, on_change=_keep_name,
+                      help="Shown beside the runs you start, so a class can tell them apart. This browser keeps "
+                           "it (a cookie), through a reload and in a new tab.")
+        if script := st.session_state.pop("name_cookie", None):
+            st.html(script, unsafe_allow_javascript=True)
         st.caption(f"**Workspace** `{facts['workspace']}`  \n**Dataset** `{facts['data']}`  \n**GPU** {facts['gpu']}")
 
 
 try:
     store()
-except (StoreError, SettingsError) as exc:  # a bad setting, workspace or runs.db: say what to do, touch nothing
+    classroom = classroom_config()
+except (StoreError, SettingsError, ClassroomError) as exc:  # a bad setting, workspace or runs.db: say what to do
     st.error(str(exc))
     st.stop()
+if not class_gate(classroom):  # a class password, when one is set
+    st.stop()
 sidebar()
-st.navigation(PAGES).run()
+INSTRUCTOR = [st.Page("views/instructor.py", title="Instructor", icon=":material/school:")] if classroom.on else []
+st.navigation(PAGES + INSTRUCTOR).run()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fmnist import data, settings as settings_mod, supervisor
+from fmnist import data, names, settings as settings_mod, supervisor
 from fmnist.store import Store
 
 
@@ -33,5 +33,7 @@ def store() -> Store:
 
 
 def user_name() -> str:
-    """The name a user types once a session; shown beside the runs they start."""
-    return st.session_state.get("user_name", "")
+    """The name shown beside the runs a user starts; the browser keeps it (fmnist.names), so it stays."""
+    if "user_name" in st.session_state:
+        return names.clean(st.session_state["user_name"])
+    return names.from_cookies(st.context.cookies)
