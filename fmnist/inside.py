@@ -125,25 +125,35 @@ class _Probe:
         self.weights = _first_layer(net)
         self.sub, self.blocks = _sub_model(net) if self.weights.kind == "cnn" else (None, ())
         self.fields = _receptive_fields(net)
+        self._pass = None if self.sub is None else _graph(self._forward)
         self.look = functools.lru_cache(maxsize=64)(self._look)  # a class clicks through a few dozen images
 
     def _look(self, pixels: bytes) -> Look:
         import tensorflow as tf
-        x = tf.convert_to_tensor(np.frombuffer(pixels, np.uint8).reshape(1, 28, 28))
+        maps, logits, grads = self._pass(tf.convert_to_tensor(np.frombuffer(pixels, np.uint8).reshape(1, 28, 28)))
+        logits = logits.numpy()[0].astype(np.float64)
+        coarse = grad_cam(maps[-1].numpy()[0], grads.numpy()[0])
+        layers = tuple(LayerMaps(i + 1, conv.name, int(conv.kernel_size[0]), self.fields[conv.name],
+                                 np.moveaxis(m.numpy()[0], -1, 0)) for i, (conv, m) in enumerate(zip(self.blocks, maps)))
+        probs = np.exp(logits - logits.max())
+        return _frozen(Look(layers, probs / probs.sum(), int(np.argmax(logits)), upsample(coarse), coarse))
+
+    def _forward(self, x):
+        """Every convolution's maps, the logits, and d (top logit) / d (last convolution's maps)."""
+        import tensorflow as tf
         final = self.net.layers[-1]
         with tf.GradientTape() as tape:
             *maps, features = self.sub(x, training=False)
             # The logit, not the softmax: a confident 1.0 has a gradient of zero in float32.
             logits = tf.matmul(features, final.kernel) + final.bias
-            label = int(np.argmax(logits[0]))
-            score = logits[0, label]
-        grads = tape.gradient(score, maps[-1])
-        last = maps[-1].numpy()[0]
-        coarse = grad_cam(last, grads.numpy()[0])
-        layers = tuple(LayerMaps(i + 1, conv.name, int(conv.kernel_size[0]), self.fields[conv.name],
-                                 np.moveaxis(m.numpy()[0], -1, 0)) for i, (conv, m) in enumerate(zip(self.blocks, maps)))
-        probs = tf.nn.softmax(logits[0]).numpy().astype(np.float64)
-        return _frozen(Look(layers, probs, label, upsample(coarse), coarse))
+            score = tf.reduce_max(logits[0])
+        return maps, logits, tape.gradient(score, maps[-1])
+
+
+def _graph(fn):
+    """fn as a TensorFlow graph for one uint8 image, traced on its first call: ~10x cheaper than eager."""
+    import tensorflow as tf
+    return tf.function(fn, input_signature=[tf.TensorSpec((1, 28, 28), tf.uint8)])
 
 
 def grad_cam(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
