@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from fmnist import executors
+from fmnist import executors, sweeps
 from fmnist.executors import Executor
 from fmnist.settings import REPO_ROOT, Settings
 from fmnist.store import Run, Store, StoreError
@@ -80,7 +80,9 @@ def schedule(store: Store, settings: Settings, executor: Executor) -> list[int]:
 
 
 def tick(store: Store, settings: Settings, executor: Executor) -> tuple[list[int], list[int]]:
-    return reap(store, settings, executor), schedule(store, settings, executor)
+    reaped = reap(store, settings, executor)
+    sweeps.advance_safely(store, settings)  # never raises: a sweep's error must not stop the queue
+    return reaped, schedule(store, settings, executor)
 
 
 class Supervisor:
