@@ -3,7 +3,8 @@
 A command, not a test: it prints figures and writes a JSON report, and never fails because the
 machine is slow. Groups: data (parsing, cache), overhead (the run path against a bare fit),
 notebook (the lab against the notebook's way, and settings that might speed it up), predict
-(one image, the sketch pipeline), pages (cold renders, a 10,000-run results table, live-chart
-latency), scale (epoch time against data size and parameter count)."""
+(one image, the sketch pipeline), inside (the Inside page: feature maps, Grad-CAM, its figures),
+pages (cold renders, a 10,000-run results table, live-chart latency),
+scale (epoch time against data size and parameter count)."""
 
-GROUP_NAMES = ("data", "overhead", "notebook", "predict", "pages", "scale")
+GROUP_NAMES = ("data", "overhead", "notebook", "predict", "inside", "pages", "scale")

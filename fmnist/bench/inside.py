@@ -1,4 +1,4 @@
-"""Group `predict`, Inside page: what one click costs (a new image's feature maps and Grad-CAM, its figures),
+"""Group `inside`, the Inside page: what one click costs (a new image's feature maps and Grad-CAM, its figures),
 the first look at a model, and a look already cached.
 
 The model is the notebook's multi CNN (cnn2), saved and loaded through fmnist.artifacts as the page loads
@@ -27,9 +27,9 @@ def run(ctx) -> list[Figure]:
         first_s = time.perf_counter() - begun
         fresh = iter(images[1:])
         look_ms = [s * 1000 for s in repeat(lambda: inside.look(model, next(fresh)), n)]
-        figures.append(Figure(f"predict.inside_first.{preset}", f"Inside, {preset}: first look at a model "
+        figures.append(Figure(f"inside.first_look.{preset}", f"Inside, {preset}: first look at a model "
                               "(sub-model built, first pass)", "s", [first_s], note="once per model and server"))
-        figures.append(Figure(f"predict.inside_look.{preset}", f"Inside, {preset}: a new image's feature maps "
+        figures.append(Figure(f"inside.new_image.{preset}", f"Inside, {preset}: a new image's feature maps "
                               "and Grad-CAM", "ms", look_ms, note=f"{n} different test images"))
     cached_ms = [s * 1000 for s in repeat(lambda: inside.look(model, images[1]), plan.predict_calls)]
     model = models["cnn2"]
@@ -37,8 +37,8 @@ def run(ctx) -> list[Figure]:
     fresh = iter(images[5000:])
     click_ms = [s * 1000 for s in repeat(lambda: _click(model, next(fresh)), n)]
     return figures + [
-        Figure("predict.inside_cached", f"Inside, {PRESETS[-1]}: the same image again (kept)", "ms", cached_ms),
-        Figure("predict.inside_click", "Inside, cnn2: one click, a new image: look + Grad-CAM, filter and "
+        Figure("inside.cached", f"Inside, {PRESETS[-1]}: the same image again (kept)", "ms", cached_ms),
+        Figure("inside.click", "Inside, cnn2: one click, a new image: look + Grad-CAM, filter and "
                "feature-map figures, serialised", "ms", click_ms, Target("<", CLICK_TARGET_MS),
                note="what the page computes and sends for one new image; the browser's drawing is not included")]
 

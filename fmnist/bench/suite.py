@@ -48,10 +48,9 @@ class Context:
 
 
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
-    from fmnist.bench import inference, inside, load, loading, notebook, overhead, pages, scale, slots, tuning
+    from fmnist.bench import inference, inside, loading, notebook, overhead, pages, scale, tuning
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
-            "predict": (inference.run, inside.run), "pages": (pages.run,), "scale": (scale.run,),
-            "slots": (slots.run,), "load": (load.run,)}
+            "predict": (inference.run,), "inside": (inside.run,), "pages": (pages.run,), "scale": (scale.run,)}
 
 
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
