@@ -2,32 +2,38 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
+from fmnist import queue_commands, quiet_tf
 from fmnist.bench import GROUP_NAMES
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+NEEDS_TF = ("train", "reproduce", "predict", "bench")  # commands that may build or load a Keras model
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fmnist", description="Fashion-MNIST Lab")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="the presets with their parameter counts")
-    t = sub.add_parser("train", help="train one preset, recorded in the store")
-    t.add_argument("preset")
+    t = sub.add_parser("train", help="train one preset, recorded in the store",
+                       description="Train one preset in the foreground (or queue it with --background); "
+                       "every option defaults to the preset's own value.")
     _hyper_options(t)
     t.add_argument("--background", action="store_true", help="queue it and return at once")
     r = sub.add_parser("runs", help="the summary table")
     r.add_argument("--csv", metavar="FILE")
     r.add_argument("--limit", type=int, default=50)
+    r.add_argument("--user", nargs="+", metavar="NAME", help="only these users' runs")
+    r.add_argument("--reveal-test", action="store_true",
+                   help="open every locked test accuracy first (counts one look at the test set for each run)")
+    hp = sub.add_parser("hash-password", help="the setting line that turns classroom mode on")
+    hp.add_argument("--students", action="store_true", help="the optional class password, not the instructor's")
     s = sub.add_parser("stop", help="stop a run")
     s.add_argument("run_id", type=int)
     rep = sub.add_parser("reproduce", help="every notebook preset, beside the notebook's figures")
-    rep.add_argument("--limit", type=int, metavar="N", help="at most N epochs a run (a quick look)")
-    rep.add_argument("--subset", type=int, metavar="N", help="train on N images instead of 42,000")
-    rep.add_argument("--presets", nargs="+", metavar="KEY")
+    rep.add_argument("--limit", type=_at_least_one, metavar="N", help="at most N epochs a run (a quick look)")
+    rep.add_argument("--subset", type=int, metavar="N", help="train on N images (100 to 42,000) instead of 42,000")
+    rep.add_argument("--presets", nargs="+", metavar="KEY", help="only these presets (default: every notebook one)")
     st = sub.add_parser("setup", help="install the dataset (and with --tests a browser) from Debian's packages")
     st.add_argument("--tests", action="store_true", help="also Chromium, for the browser tests")
     pr = sub.add_parser("predict", help="the top three classes for picture files, from a finished run")
@@ -40,44 +46,50 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", metavar="FILE", help="where the report goes (default: <workspace>/bench-report.json)")
     sub.add_parser("supervise", help="start queued runs and reap dead ones until the queue is empty "
                    "(the app does this itself; for a queue fed from the command line)")
+    queue_commands.add_parsers(sub, _hyper_options)  # sweep, continue
     return p
 
 
 def _hyper_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name")
-    p.add_argument("--user", default=os.environ.get("USER", ""))
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, dest="learning_rate")
-    p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop", "adamw"))
-    p.add_argument("--seed", type=int)
-    p.add_argument("--subset", type=int, help="a stratified subset of N training images")
-    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--patience", type=int)
-    p.add_argument("--min-delta", type=float)
-    p.add_argument("--restore-best", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--label-smoothing", type=float)
+    """Every option defaults to the preset's own value (`python -m fmnist presets` lists the presets)."""
+    p.add_argument("preset", help="which model: a key from `python -m fmnist presets`, e.g. mlp1, cnn2, lab_best")
+    p.add_argument("--name", help="the run's name in the table (default: the preset's title)")
+    p.add_argument("--user", default=os.environ.get("USER", ""), help="who started it (default: $USER)")
+    p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs, 1 to 500")
+    p.add_argument("--batch-size", type=int, metavar="N", help="images per weight update, 1 to 8192")
+    p.add_argument("--lr", type=float, dest="learning_rate", metavar="RATE",
+                   help="learning rate, greater than 0 and at most 1 (Adam's usual: 0.001)")
+    p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop", "adamw"), help="the optimizer")
+    p.add_argument("--seed", type=int, help="random seed for weights, shuffling and the subset (notebook: 20240329)")
+    p.add_argument("--subset", type=int, metavar="N", help="a stratified subset of N training images (100 to 42,000)")
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop when validation accuracy stops improving")
+    p.add_argument("--patience", type=int, metavar="N", help="early stopping: epochs without improvement, 1 to 100")
+    p.add_argument("--min-delta", type=float, metavar="X",
+                   help="early stopping: a smaller gain in validation accuracy does not count (0 to 0.5)")
+    p.add_argument("--restore-best", action=argparse.BooleanOptionalAction, default=None,
+                   help="early stopping: keep the best epoch's weights, not the last")
+    p.add_argument("--label-smoothing", type=float, metavar="X", help="soften the one-hot targets, 0 to 0.5")
     p.add_argument("--full-train", action=argparse.BooleanOptionalAction, default=None,
                    help="refit on all 60,000 training images before the test evaluation")
     p.add_argument("--weights", help="ResNet50: 'imagenet', 'none', or a local weights file")
 
 
-HYPER = ("name", "user", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "subset", "early_stopping",
-         "patience", "min_delta", "restore_best", "label_smoothing", "full_train")
-
-
-def config_from_args(args):
-    from fmnist import presets
-    overrides = {k: getattr(args, k) for k in HYPER if getattr(args, k, None) is not None}
-    config = presets.config_for(args.preset, **overrides)
-    if args.weights is not None:
-        weights = None if args.weights.lower() == "none" else args.weights
-        config = config.with_(model=dataclasses.replace(config.model, weights=weights))
-    return config
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value}); leave it out for the notebook's epochs")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tf.quiet_env()
     args = _parser().parse_args(argv)
+    if args.command in NEEDS_TF and not getattr(args, "background", False):
+        quiet_tf.import_tensorflow()  # now, with its start-up notices kept off the terminal
     from fmnist import commands
     try:
         return commands.COMMANDS[args.command](args)

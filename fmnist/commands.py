@@ -1,18 +1,20 @@
 """What each CLI command does; printing only, the work is in the lab's modules."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pandas as pd
 
-from fmnist import jobs, presets, runner, summary, supervisor
+from fmnist import jobs, presets, queue_commands, runner, summary, supervisor
+from fmnist.classroom import ClassroomError
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError
 from fmnist.settings import Settings, SettingsError, load
 from fmnist.store import Store, StoreError
 
 # QueueFull and RunGone are StoreErrors; OSError: an output file (--csv, --json) that cannot be written
-USER_ERRORS = (ConfigError, DatasetError, StoreError, SettingsError, KeyError, LookupError, OSError)
+USER_ERRORS = (ConfigError, DatasetError, StoreError, SettingsError, ClassroomError, KeyError, LookupError, OSError)
 
 
 def _open() -> tuple[Store, Settings]:
@@ -30,11 +32,29 @@ def list_presets(args) -> int:
     return 0
 
 
+HYPER = ("name", "user", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "subset", "early_stopping",
+         "patience", "min_delta", "restore_best", "label_smoothing", "full_train")
+
+
+def config_from_args(args):
+    """The preset's config with the options given on the command line."""
+    overrides = {k: getattr(args, k) for k in HYPER if getattr(args, k, None) is not None}
+    config = presets.config_for(args.preset, **overrides)
+    if args.weights is not None:
+        weights = None if args.weights.lower() == "none" else args.weights
+        config = config.with_(model=dataclasses.replace(config.model, weights=weights))
+    return config
+
+
+def _checked(config, settings: Settings):
+    from fmnist import nets
+    nets.check_size(config.validate(), settings.max_params)
+    return config
+
+
 def train(args) -> int:
-    from fmnist import cli, nets
     store, settings = _open()
-    config = cli.config_from_args(args).validate()
-    nets.check_size(config, settings.max_params)
+    config = _checked(config_from_args(args), settings)
     if args.background:
         run_id = jobs.submit(config, store, settings)
         supervisor.ensure_one(store, settings)  # someone must start it: the app's supervisor, or a new one
@@ -60,14 +80,39 @@ def _print_run(run) -> None:
 
 def runs(args) -> int:
     store, settings = _open()
-    frame = summary.summary_frame(store, limit=args.limit if not args.csv else 1_000_000)
+    if store.count(statuses=("queued", "running")):
+        supervisor.ensure_one(store, settings)  # with no app server up, someone must reap and start them
+    if args.reveal_test:
+        from fmnist import evaluate
+        print(f"test accuracy revealed for {len(evaluate.reveal_all(store))} runs (one look at the test set counted "
+              "for each)", file=sys.stderr)
+    frame = summary.summary_frame(store, limit=args.limit if not args.csv else 1_000_000, users=args.user or ())
     if args.csv:
         with open(args.csv, "wb") as fh:
             fh.write(summary.to_csv(frame))
         print(f"{len(frame)} runs written to {args.csv}")
         return 0
-    cols = ["Run", "Model", "Status", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs", "Seconds", "Error"]
-    print(frame[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(frame) else "no runs yet")
+    cols = ["Run", "Model", "User", "Status", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs",
+            "Seconds", "Error"]
+    print(summary.text_table(frame, cols))
+    return 0
+
+
+def hash_password(args) -> int:
+    """Print the setting line for classroom mode; the password is read without echo (or from a pipe)."""
+    import getpass
+
+    from fmnist import classroom
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise classroom.ClassroomError("The two passwords differ; nothing was printed. Try again.")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    key = classroom.CLASS_KEY if args.students else classroom.INSTRUCTOR_KEY
+    print(f'{key} = "{classroom.hash_password(password)}"')
+    print("Put this line in .streamlit/secrets.toml (or export it in the environment) and restart the app.",
+          file=sys.stderr)
     return 0
 
 
@@ -80,13 +125,10 @@ def stop(args) -> int:
 
 def reproduce(args) -> int:
     store, settings = _open()
-    keys = args.presets or list(presets.NOTEBOOK_KEYS)
+    configs = [_checked(reproduce_config(key, args.subset, args.limit), settings)
+               for key in args.presets or presets.NOTEBOOK_KEYS]  # every one checked before the first run is written
     failed = 0
-    for key in keys:
-        overrides = {"subset": args.subset} if args.subset else {}
-        config = presets.config_for(key, **overrides)
-        if args.limit:
-            config = config.with_(epochs=min(config.epochs, args.limit))
+    for config in configs:
         run_id = runner.create_foreground(store, config)
         print(f"run {run_id}: {config.name} ...", flush=True)
         failed += runner.execute(store, settings, run_id) != "finished"
@@ -95,6 +137,12 @@ def reproduce(args) -> int:
     print()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
     return 1 if failed else 0
+
+
+def reproduce_config(key: str, subset: int | None, limit: int | None):
+    """A notebook preset as the notebook ran it, optionally on a subset and capped at `limit` epochs."""
+    config = presets.config_for(key, **({"subset": subset} if subset is not None else {}))
+    return config.with_(epochs=min(config.epochs, limit)) if limit is not None else config
 
 
 def supervise(args) -> int:
@@ -151,4 +199,5 @@ def bench(args) -> int:
 
 
 COMMANDS = {"setup": setup, "presets": list_presets, "train": train, "runs": runs, "stop": stop,
-            "reproduce": reproduce, "supervise": supervise, "predict": predict, "bench": bench}
+            "hash-password": hash_password, "reproduce": reproduce, "supervise": supervise, "predict": predict,
+            "bench": bench, **queue_commands.COMMANDS}

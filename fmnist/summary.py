@@ -16,7 +16,7 @@ from fmnist.store import Run, Store
 
 COLUMNS = ["Run", "Model", "Train accuracy", "Val accuracy", "Test accuracy", "Gap", "Params", "Epochs",
            "Seconds", "Status", "User", "Preset", "Batch", "Optimizer", "LR", "Early stopping", "Test views",
-           "Error", "Started"]
+           "Error", "Started", "Sweep", "Continues", "Seed group"]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ACCURACY_COLUMNS = ["Train accuracy", "Val accuracy", "Test accuracy", "Gap"]
 BEST_MARK = "★ best val"
@@ -39,9 +39,18 @@ def _hyper(config_json: str) -> dict:
             "Early stopping": (f"patience {cfg['patience']}" if cfg["early_stopping"] else "off") if keras_run else None}
 
 
-def summary_frame(store: Store, limit: int = 500, offset: int = 0, statuses=None) -> pd.DataFrame:
+def summary_frame(store: Store, limit: int = 500, offset: int = 0, statuses=None, users=()) -> pd.DataFrame:
     """One row per run, newest first; paged in SQL so a large store is never loaded whole."""
-    return frame_of(store.runs(statuses=statuses, limit=limit, offset=offset))
+    return frame_of(store.search(statuses=tuple(statuses or ()), users=tuple(users), limit=limit, offset=offset))
+
+
+def text_table(frame: pd.DataFrame, columns: list[str]) -> str:
+    """The table for a terminal: accuracies to four places, a locked test accuracy in words, "-" when empty."""
+    shown = frame[columns].astype(object).where(frame[columns].notna(), "-")
+    for col in ("Train accuracy", "Val accuracy", "Test accuracy", "Seconds"):
+        if col in shown:
+            shown[col] = shown[col].map(lambda v: f"{v:.4f}" if isinstance(v, float) else v)
+    return shown.to_string(index=False) if len(shown) else "no runs yet"
 
 
 def test_cell(run: Run):
@@ -59,9 +68,10 @@ def frame_of(runs: list[Run]) -> pd.DataFrame:
                      "Test accuracy": test_cell(run), "Gap": gap, "Params": run.params, "Epochs": run.epochs,
                      "Seconds": run.seconds, "Status": run.status, "User": run.user, "Preset": run.preset,
                      **_hyper(run.config), "Test views": run.test_views, "Error": run.error,
-                     "Started": pd.Timestamp(run.created_at, unit="s").strftime("%Y-%m-%d %H:%M")})
+                     "Started": pd.Timestamp(run.created_at, unit="s").strftime("%Y-%m-%d %H:%M"),
+                     "Sweep": run.sweep_id, "Continues": run.parent_id, "Seed group": run.group_key})
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("Run", "Params", "Epochs", "Batch", "Test views"):
+    for col in ("Run", "Params", "Epochs", "Batch", "Test views", "Sweep", "Continues"):
         frame[col] = frame[col].astype("Int64")
     return frame
 
@@ -148,14 +158,14 @@ def styled(frame: pd.DataFrame):
     def overfit(col):
         return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
 
-    formats = {**{c: _percent for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
+    formats = {**{c: percent for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
                "Epochs": "{:.0f}", "Batch": "{:.0f}", "Test views": "{:.0f}"}
     return (frame.style.format(na_rep="–")  # every empty cell, text columns too, reads "–" rather than "None"
             .format({c: f for c, f in formats.items() if c in frame.columns}, na_rep="–")
             .apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in frame.columns]))
 
 
-def _percent(value) -> str:
+def percent(value) -> str:
     return value if isinstance(value, str) else f"{value:.2%}"  # LOCKED stays words
 
 

@@ -116,3 +116,32 @@ def test_a_name_is_cleaned_and_kept_in_a_cookie_no_name_can_break_out_of():
     assert script.count("</script>") == 1 and script.endswith("</script>")
     assert '\\u003c/script>' in script and "Max-Age=15552000" in script
     assert "Max-Age=0" in names.cookie_script("   ")  # an emptied name removes the cookie
+
+
+def test_runs_on_the_command_line_keeps_test_locked_until_reveal_test(store, workspace, run_factory, capsys,
+                                                                      monkeypatch):
+    from fmnist import cli
+    ana = _finished(store, run_factory, "ana", 0.91, 0.9031)
+    _finished(store, run_factory, "bo", 0.88, 0.8712)
+    assert cli.main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(summary.LOCKED) == 2 and "0.9031" not in out and "0.9100" in out
+    assert cli.main(["runs", "--user", "ana"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [str(ana.id)]
+    assert cli.main(["runs", "--reveal-test"]) == 0
+    done = capsys.readouterr()
+    assert "test accuracy revealed for 2 runs" in done.err and "0.9031" in done.out and "0.8712" in done.out
+    assert store.get(ana.id).test_views == 1
+
+
+def test_hash_password_prints_a_setting_line_that_checks(monkeypatch, capsys):
+    import io
+
+    from fmnist import cli
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+    assert cli.main(["hash-password"]) == 0
+    key, value = capsys.readouterr().out.strip().split(" = ")
+    assert key == classroom.INSTRUCTOR_KEY and classroom.check_password("a long passphrase", value.strip('"'))
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["hash-password", "--students"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
