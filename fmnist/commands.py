@@ -181,6 +181,7 @@ def setup(args) -> int:
     print(install.ensure_dataset(settings))
     if args.tests:
         print(install.ensure_browser())
+        print(install.ensure_postgres())
     return 0
 
 

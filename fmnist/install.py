@@ -1,8 +1,9 @@
-"""`python -m fmnist setup`: the system pieces pip cannot install (the dataset, a browser for tests).
+"""`python -m fmnist setup`: the system pieces pip cannot install (the dataset; for tests a browser and PostgreSQL).
 
 Uses Debian's packages where apt-get exists; elsewhere it says what happens instead."""
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -48,3 +49,20 @@ def ensure_browser() -> str:
     if ok:
         return f"browser: installed Debian's chromium at {CHROMIUM}"
     return f"browser: not installed ({why}); the browser tests will be skipped"
+
+
+def postgres_bin() -> str | None:
+    """Debian's PostgreSQL server programs (initdb, pg_ctl) live in /usr/lib/postgresql/VERSION/bin."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: [int(x) for x in p.split("/")[4].split(".") if x.isdigit()])  # 9.6 < 15
+    return os.path.dirname(found[-1]) if found else None
+
+
+def ensure_postgres() -> str:
+    """The store tests on PostgreSQL start their own server from these programs; nothing is left running."""
+    if postgres_bin():
+        return f"postgresql: server programs found in {postgres_bin()}"
+    ok, why = _apt_install(["postgresql"])
+    if ok and postgres_bin():
+        return f"postgresql: installed Debian's postgresql ({postgres_bin()})"
+    return f"postgresql: not installed ({why or 'no server programs after the install'}); the PostgreSQL tests will be skipped"
