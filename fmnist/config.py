@@ -65,6 +65,9 @@ class RunConfig:
     label_smoothing: float = 0.0
     lr_schedule: str = "constant"
     full_train: bool = False  # refit on all 60,000 training images before the test evaluation
+    # a continued run: the parent's saved model ("<path>#<sha256>") it starts from, and the epochs it had
+    initial_model: str | None = None
+    initial_epoch: int = 0
 
     def errors(self) -> dict[str, str]:
         return {**_model_errors(self.model), **_hyper_errors(self)}
@@ -172,6 +175,9 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
     _in_range(errs, "label_smoothing", c.label_smoothing, 0.0, 0.5, float)
     if c.lr_schedule not in SCHEDULES:
         errs["lr_schedule"] = f"must be one of {', '.join(SCHEDULES)} (got {c.lr_schedule!r})"
+    _in_range(errs, "initial_epoch", c.initial_epoch, 0, 10_000)
+    if c.initial_model and c.model.kind not in ("mlp", "cnn", "resnet"):
+        errs["initial_model"] = "only a Keras network can continue from a saved model"
     if len(c.name) > 80:
         errs["name"] = "at most 80 characters"
     if len(c.user) > 40:

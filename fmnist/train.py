@@ -114,7 +114,8 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     from fmnist import nets
 
     keras.utils.set_random_seed(config.seed)
-    model = nets.build(config)
+    offset = config.initial_epoch  # a continued run numbers its epochs after its parent's
+    model = _initial_model(config) if config.initial_model else nets.build(config)
     _compile(model, config, math.ceil(len(x_train) / config.batch_size))
     reporter = make_reporter(hooks)
     callbacks = [reporter]
@@ -124,16 +125,18 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
             restore_best_weights=config.restore_best))
     onehot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
     history = model.fit(x_train, onehot(y_train), validation_data=(split.x_val, onehot(split.y_val)),
-                        epochs=config.epochs, batch_size=config.batch_size, verbose=0, callbacks=callbacks)
+                        epochs=offset + config.epochs, initial_epoch=offset, batch_size=config.batch_size,
+                        verbose=0, callbacks=callbacks)
     if reporter.nan_epoch:
         raise TrainingFailed(f"loss became NaN at epoch {reporter.nan_epoch}; lower the learning rate")
     val_hist = history.history.get("val_accuracy", [])
     epochs_run = reporter.epochs_done
-    best = int(np.argmax(val_hist[:epochs_run])) + 1 if epochs_run else None
-    stopped_early = config.early_stopping and epochs_run < config.epochs and not reporter.stop_reason
+    own = max(epochs_run - offset, 0)  # this run's own epochs, the entries of its history
+    best = offset + int(np.argmax(val_hist[:own])) + 1 if own else None
+    stopped_early = config.early_stopping and own < config.epochs and not reporter.stop_reason
     if reporter.stop_reason:
         last = history.history
-        return Result(_last(last, "accuracy", epochs_run), _last(last, "val_accuracy", epochs_run), None,
+        return Result(_last(last, "accuracy", own), _last(last, "val_accuracy", own), None,
                       model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason)
     wrapped = KerasModel(model)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
@@ -144,6 +147,13 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
                           f"{reason} (during the refit on all 60,000 images)")
     test = accuracy(wrapped, split.x_test, split.y_test)
     return Result(train, val, test, model.count_params(), epochs_run, 0.0, best, stopped_early, model=wrapped)
+
+
+def _initial_model(config: RunConfig):
+    """A continued run's starting point: its parent's saved model, loaded only if its SHA-256 matches."""
+    from fmnist import artifacts
+    path, _, digest = config.initial_model.rpartition("#")
+    return artifacts.load(path, digest, config.model.kind).model
 
 
 def _last(history: dict, key: str, n: int) -> float | None:
