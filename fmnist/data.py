@@ -184,6 +184,26 @@ def shared_split(settings: Settings) -> Split:
     return load_split(settings)
 
 
+def missing_dataset_message(settings: Settings, node: str | None = None) -> str | None:
+    """None when this node can load the split without a download, else why not, naming the node.
+
+    For a worker on a cluster node: there a silent 30 MB download per node is not wanted, and a
+    failed one would say nothing about which machine lacks the data."""
+    if cache_path(settings).exists():
+        return None
+    try:
+        if find_files(settings):
+            return None
+        where = ", ".join(map(str, candidate_dirs(settings)))
+        why = f"none of {where} holds the four Fashion-MNIST files"
+    except DatasetError as exc:  # FMNIST_DATA_DIR set but incomplete
+        why = str(exc).split(". ", 1)[0]
+    import socket
+    return (f"Fashion-MNIST is missing on node {node or socket.gethostname()}: {why}. On that node run "
+            "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or set FMNIST_DATA_DIR to a folder "
+            "holding the four IDX files.")
+
+
 def data_location(settings: Settings) -> str:
     """Where the data comes from, for the sidebar; never triggers a download."""
     try:
