@@ -642,3 +642,83 @@ def gradcam_overlay(image: np.ndarray, cam: np.ndarray, title: str = "Grad-CAM")
                    colorbar=dict(title="Grad-CAM", thickness=15, outlinewidth=0),
                    hovertemplate="row %{y}, col %{x}<br>Grad-CAM %{z:.0%} of its peak<extra></extra>")]
     return _picture_figure(traces, title, 450)
+
+
+# --------------------------------------------------------------------------
+# sweeps, continued runs, seed spread
+# --------------------------------------------------------------------------
+def parallel_coordinates(trials: pd.DataFrame, params: list[str], metric: str = "Val accuracy",
+                         log_axes: tuple[str, ...] | list[str] = (),
+                         title: str = "Trials on parallel coordinates") -> go.Figure:
+    """One line a trial across an axis per hyperparameter and a last axis for ``metric``, coloured by it; drag
+    along an axis to keep only the trials in that range. Named values (an optimizer) get a tick each; the
+    ``log_axes`` are drawn as log10 with the real values at the decades."""
+    ready = trials is not None and metric in trials and len(trials.dropna(subset=[metric]))
+    if not ready or not params:
+        return _empty(title, "No trial has a validation accuracy yet", 420)
+    df = trials.dropna(subset=[metric])
+    dims = [_parcoords_axis(name, df[name], name in log_axes) for name in params]
+    score = df[metric].astype(float)
+    dims.append(dict(label=metric, values=score, range=[float(score.min()), float(score.max())]
+                     if score.min() < score.max() else None))
+    fig = go.Figure(go.Parcoords(
+        line=dict(color=score, colorscale="Viridis", showscale=True, colorbar=dict(title=metric, thickness=15)),
+        dimensions=dims, labelfont=dict(size=BASE_FONT_SIZE), tickfont=dict(size=BASE_FONT_SIZE - 3),
+        labelangle=0))
+    return _style(fig, title, height=460, margin=dict(l=80, r=60, t=110, b=40))
+
+
+def _parcoords_axis(name: str, column: pd.Series, log_scale: bool) -> dict:
+    if not pd.api.types.is_numeric_dtype(column):
+        levels = sorted(column.astype(str).unique())
+        return dict(label=name, values=[levels.index(v) for v in column.astype(str)],
+                    tickvals=list(range(len(levels))), ticktext=levels)
+    values = column.astype(float)
+    if log_scale and (values > 0).all():
+        logs = np.log10(values)
+        decades = list(range(math.floor(logs.min()), math.ceil(logs.max()) + 1))
+        return dict(label=f"{name} (log)", values=logs, tickvals=decades, ticktext=[f"{10.0 ** d:g}" for d in decades])
+    distinct = sorted(set(values))
+    ticks = dict(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct]) if len(distinct) <= 6 else {}
+    return dict(label=name, values=values, **ticks)
+
+
+def history_curves(epochs: pd.DataFrame, starts: dict[int, int], title: str = "") -> go.Figure:
+    """``training_curves`` over a whole lineage, a dashed line where each continuation took over
+    (``starts``: {the epoch after which it began: its run id})."""
+    fig = training_curves(epochs, title=title or "Training curves, the whole history")
+    for epoch, run_id in sorted(starts.items()):
+        _add_epoch_marker(fig, epoch + 0.5, f"continued as #{run_id}", "#7f3fbf", 0.02)
+    return fig
+
+
+def seed_band(groups: dict[str, list[pd.DataFrame]], metric: str = "val_accuracy",
+              title: str | None = None) -> go.Figure:
+    """Each group's mean ``metric`` per epoch across its seeds, inside a band of ± one standard deviation
+    (sample, ddof=1; drawn where at least two seeds reached that epoch)."""
+    title = title or f"{_pretty(metric)}: the spread over seeds"
+    palette = px.colors.qualitative.Plotly
+    fig = go.Figure()
+    for i, (label, frames) in enumerate(groups.items()):
+        rows = [f[["epoch", metric]] for f in frames if f is not None and len(f) and metric in f]
+        if not rows:
+            continue
+        stats = pd.concat(rows).groupby("epoch")[metric].agg(["mean", "std", "count"]).reset_index()
+        color = palette[i % len(palette)]
+        band = stats[stats["count"] >= 2]
+        fill = "rgba({},{},{},0.18)".format(*(int(color[j:j + 2], 16) for j in (1, 3, 5)))
+        fig.add_trace(go.Scatter(x=band["epoch"], y=band["mean"] + band["std"], mode="lines", line=dict(width=0),
+                                 legendgroup=label, showlegend=False, hoverinfo="skip", name=f"{label} +1 std"))
+        fig.add_trace(go.Scatter(x=band["epoch"], y=band["mean"] - band["std"], mode="lines", line=dict(width=0),
+                                 fill="tonexty", fillcolor=fill, legendgroup=label, name=f"{label}: ± 1 std",
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=stats["epoch"], y=stats["mean"], mode="lines+markers", line=dict(color=color, width=3),
+            legendgroup=label, name=f"{label}: mean of {len(rows)} seeds", customdata=stats[["std", "count"]],
+            hovertemplate="epoch %{x}: mean %{y:.4f} ± %{customdata[0]:.4f} (%{customdata[1]} seeds)<extra></extra>"))
+    if not fig.data:
+        return _empty(title, "No repeated runs with epochs yet")
+    fig.update_xaxes(title_text="Epoch", dtick=1 if fig.data[-1].x is not None and len(fig.data[-1].x) <= 20 else None)
+    fig.update_yaxes(title_text=_pretty(metric))
+    fig.update_layout(legend_title_text="Configuration")
+    return _style(fig, title, height=450)
