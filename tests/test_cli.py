@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fmnist import cli as cli_mod
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -22,7 +24,7 @@ def cli(tmp_path, split_cache):
 
     def run(*args, ok=True):
         env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        done = subprocess.run([sys.executable, "-m", "fmnist", *args], cwd=REPO, env=env,
+        done = subprocess.run([sys.executable, "-m", "fmnist", *args], check=False, cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert "Traceback" not in done.stderr, done.stderr
         if ok:
@@ -48,9 +50,13 @@ def test_presets_lists_every_model_with_its_parameter_count(cli):
         assert params in line
 
 
+TF_NOTICES = ("absl::InitializeLog", "oneDNN", "cuda", "cpu_feature_guard", "To enable the following instructions")
+
+
 def test_train_records_a_run_and_runs_csv_exports_it(cli, tmp_path):
-    out = cli("train", "mlp1", "--epochs", "1", "--subset", "200", "--name", "=cmd|calc", "--user", "ada").stdout
-    assert "run 1 finished: train" in out
+    done = cli("train", "mlp1", "--epochs", "1", "--subset", "200", "--name", "=cmd|calc", "--user", "ada")
+    assert "run 1 finished: train" in done.stdout
+    assert not [line for line in done.stderr.splitlines() if any(n in line for n in TF_NOTICES)], done.stderr
     table = cli("runs").stdout
     assert "=cmd|calc" in table and "finished" in table
     target = tmp_path / "runs.csv"
@@ -83,7 +89,8 @@ def test_reproduce_prints_the_notebook_figures_beside_ours(cli):
     table = out[out.index("Model"):]
     majority = next(line for line in table.splitlines() if line.startswith("Majority class") or " Majority class" in line)
     # the notebook's majority baseline, and ours: the same split gives the same figures
-    assert majority.count("0.1024") == 2 and majority.count("0.0944") == 2 and majority.count("0.1000") == 2
+    assert majority.count("0.1024") == 2 and majority.count("0.0944") == 2
+    assert majority.count("0.1000") == 2 or "locked" in majority  # our test figure may stay hidden until evaluated
     assert "3 hidden layers" in table  # presets not run still show the notebook's figures
 
 
@@ -93,3 +100,25 @@ def test_a_corrupt_store_is_reported_and_left_alone(cli):
     done = cli("runs", ok=False)
     assert done.returncode == 2 and "cannot be used" in done.stderr and "move it aside" in done.stderr
     assert db.read_bytes() == b"not a database at all" * 50
+
+
+def test_presets_and_train_help_print_no_tensorflow_notices_and_help_every_option(cli):
+    for args in (("presets",), ("train", "--help")):
+        done = cli(*args)
+        assert done.stderr == "", done.stderr
+    text = " ".join(cli("train", "--help").stdout.split())  # argparse wraps lines
+    train = next(a for a in cli_mod._parser()._actions if a.dest == "command").choices["train"]
+    unexplained = [a.dest for a in train._actions if not a.help]
+    assert unexplained == [] and len(train._actions) >= 17
+    assert "learning rate, greater than 0 and at most 1" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--limit", "0"), "argument --limit: must be 1 or more (got 0)"),
+    (("--limit", "-1"), "argument --limit: must be 1 or more (got -1)"),
+    (("--subset", "5"), "subset: must be a whole number from 100 to 42000 (got 5)"),
+    (("--presets", "majority", "vgg"), "unknown preset 'vgg'")])
+def test_reproduce_checks_its_options_before_writing_any_run(cli, args, message):
+    done = cli("reproduce", *args, ok=False)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "no runs yet" in cli("runs").stdout  # not even the presets before the bad one
