@@ -429,8 +429,9 @@ def overlay_curves(
         )
     fig.update_xaxes(title_text="Epoch")
     fig.update_yaxes(title_text=_pretty(metric))
-    fig.update_layout(legend_title_text="Run")
-    return _style(fig, title, height=450)
+    # the legend under the plot: beside it, long run names squeezed a half-width chart and were cut off
+    fig.update_layout(legend=dict(title_text="Run", orientation="h", yanchor="top", y=-0.22, x=0))
+    return _style(fig, title, height=450 + 26 * math.ceil(len(curves) / 2), margin=dict(l=60, r=30, t=80, b=60))
 
 
 def scatter_runs(
@@ -439,17 +440,20 @@ def scatter_runs(
     y: str = "val_acc",
     label: str = "name",
     title: str | None = None,
+    tag: str = "tag",
 ) -> go.Figure:
-    """One point per run; x on a log scale when ``x == "params"``; hover shows label."""
+    """One point per run; x on a log scale when ``x == "params"``; hover shows label.
+
+    Beside each point: the short ``tag`` column ("#5") when there is one (whole names overlap and clip)."""
     title = title or f"{_pretty(y)} vs {_pretty(x)}"
     if df is None or len(df) == 0:
         return _empty(title, "No runs yet")
     hover = label if label in df.columns else None
     fig = px.scatter(
-        df, x=x, y=y, hover_name=hover, text=hover, log_x=(x == "params"),
+        df, x=x, y=y, hover_name=hover, text=tag if tag in df.columns else hover, log_x=(x == "params"),
         labels={x: _pretty(x), y: _pretty(y)},
     )
-    fig.update_traces(marker=dict(size=14, line=dict(width=1, color="white")),
+    fig.update_traces(marker=dict(size=14, line=dict(width=1, color="white")), cliponaxis=False,
                       textposition="top center", textfont=dict(size=BASE_FONT_SIZE - 2))
     return _style(fig, title, height=500)
 

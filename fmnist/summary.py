@@ -151,22 +151,29 @@ def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def styled(frame: pd.DataFrame):
-    """Accuracies as percentages, the best run's row highlighted, a large train-validation gap in red."""
+    """Accuracies as percentages, the best run's row highlighted, a large train-validation gap in red.
+
+    A locked test accuracy is shown as LOCKED but held as an empty number, so the column stays numeric (it sorts
+    as numbers, and a table of floats and words is not what Arrow, under st.dataframe, accepts)."""
     def best_row(row):
         return ["background-color: #fff3c4; font-weight: bold" if row.get("Best") == BEST_MARK else ""] * len(row)
 
     def overfit(col):
         return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
 
-    formats = {**{c: percent for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
+    locked = frame["Test accuracy"].eq(LOCKED) if "Test accuracy" in frame else pd.Series(False, frame.index)
+    data = frame.copy()
+    for col in ACCURACY_COLUMNS:
+        if col in data:
+            data[col] = pd.to_numeric(data[col].where(~locked) if col == "Test accuracy" else data[col],
+                                      errors="coerce")
+    formats = {**{c: "{:.2%}" for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
                "Epochs": "{:.0f}", "Batch": "{:.0f}", "Test views": "{:.0f}"}
-    return (frame.style.format(na_rep="–")  # every empty cell, text columns too, reads "–" rather than "None"
-            .format({c: f for c, f in formats.items() if c in frame.columns}, na_rep="–")
-            .apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in frame.columns]))
-
-
-def percent(value) -> str:
-    return value if isinstance(value, str) else f"{value:.2%}"  # LOCKED stays words
+    styler = (data.style.format(na_rep="–")  # every empty cell, text columns too, reads "–" rather than "None"
+              .format({c: f for c, f in formats.items() if c in data.columns}, na_rep="–"))
+    if locked.any():
+        styler = styler.format(lambda _: LOCKED, subset=pd.IndexSlice[locked[locked].index, ["Test accuracy"]])
+    return styler.apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in data.columns])
 
 
 def delete_run(store: Store, settings: Settings, run_id: int) -> Run | None:

@@ -53,8 +53,7 @@ def leaderboard(db, settings) -> None:
     board = classroom.leaderboard(db, rnd)
     st.caption("Each student's best finished run of the round, by validation accuracy. Test accuracy stays locked "
                "until you reveal it at the end of the round" + (": revealed." if rnd.revealed_at else "."))
-    st.dataframe(board.style.format({"Val accuracy": summary.percent, "Test accuracy": summary.percent}, na_rep="–"),
-                 hide_index=True, key="board")
+    st.dataframe(summary.styled(board), hide_index=True, key="board")
     left, right = st.columns(2)
     left.button("Reveal test accuracy (end of round)", type="primary", disabled=bool(rnd.revealed_at) or board.empty,
                 on_click=_do, args=(_reveal,), help="Counts one look at the test set for each best run shown.")
