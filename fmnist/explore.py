@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -109,10 +109,17 @@ def disk_cached(path: Path | None, compute: Callable[[], dict[str, np.ndarray]])
     return arrays
 
 
+def embedding_path(method: str, x: np.ndarray, y: np.ndarray, n: int, seed: int, cache_dir: Path | None) -> Path | None:
+    """Where the embedding ('pca' or 'tsne') of these images is kept on disk; None without a cache folder."""
+    if cache_dir is None:
+        return None
+    return cache_dir / "embeddings" / _key(method, x, data.stratified_subset(np.asarray(y), n, seed), seed)
+
+
 def _embed(method: str, x: np.ndarray, y: np.ndarray, n: int, seed: int, cache_dir: Path | None,
            fit: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     idx = data.stratified_subset(np.asarray(y), n, seed)
-    path = cache_dir / "embeddings" / _key(method, x, idx, seed) if cache_dir is not None else None
+    path = embedding_path(method, x, y, n, seed, cache_dir)
     points = disk_cached(path, lambda: {"points": fit(_flat(x[idx]))})["points"]
     return points, np.asarray(y)[idx], idx
 

@@ -2,11 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from fmnist import charts, explore
+from fmnist import charts, data, data_figures, explore
 from fmnist.data import CLASS_NAMES, DatasetError
 from views._common import dataset, lab_settings
 
-MAP_SIZES = {"PCA": 5_000, "t-SNE": 2_000}  # t-SNE costs seconds per thousand points; PCA does not
+FIRST_BUILD = ("Preparing Fashion-MNIST for its first use: reading, checking and splitting the four files as the "
+               "notebook did. This happens once (about 10 s).")
 
 
 @st.cache_resource(show_spinner=False)
@@ -14,20 +15,10 @@ def _arrays(home: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     return explore.source_arrays(dataset(home), source)
 
 
-def _square_cells(fig, width: int = 900, side: int = 150):
-    """Size an image grid so every image is one square of at most `side` px, within `width` px."""
-    fx, fy = (np.diff(fig.layout[axis].domain)[0] for axis in ("xaxis", "yaxis"))
-    side = min(side, width * fx)
-    m = fig.layout.margin
-    return fig.update_layout(width=round(side / fx + m.l + m.r), height=round(side / fy + m.t + m.b))
-
-
 @st.cache_data(show_spinner=False)
-def _grid(home: str, source: str, n: int, classes: tuple[int, ...], seed: int):
-    x, y = _arrays(home, source)
-    idx = explore.sample_indices(y, n * n, classes, seed, ordered=seed == 0)
-    title = explore.sample_title(len(idx), source, classes, seed)
-    return _square_cells(charts.image_grid(x[idx], [CLASS_NAMES[c] for c in y[idx]], cols=n, title=title))
+def _figure(builder: str, home: str, source: str, *args):
+    """data_figures.<builder>(x, y, *args) of the source's images, once per server."""
+    return getattr(data_figures, builder)(*_arrays(home, source), *args)
 
 
 @st.cache_data(show_spinner=False)
@@ -35,32 +26,27 @@ def _balance(home: str):
     return explore.class_counts(dataset(home))
 
 
-@st.cache_data(show_spinner=False)
-def _means(home: str, source: str):
-    return _square_cells(charts.mean_images(explore.mean_images(*_arrays(home, source)), CLASS_NAMES,
-                                            title=f"Mean image per class: {explore.SOURCES[source]}"))
-
-
-@st.cache_data(show_spinner="Computing the map once; it is then kept on disk…")
-def _map(home: str, source: str, method: str):
-    x, y = _arrays(home, source)
-    embed = explore.embed_tsne if method == "t-SNE" else explore.embed_pca
-    points, labels, idx = embed(x, y, MAP_SIZES[method], seed=0, cache_dir=lab_settings().cache_dir)
-    fig = charts.embedding(points, labels, CLASS_NAMES, title=f"{method} of {len(idx):,} images, coloured by class")
-    for trace in fig.data:  # hover and click give the image's row in the source, not its place in the sample
-        # plain lists: a cached figure keeps numpy customdata only as Plotly's encoded dict
-        trace.customdata = idx[np.asarray(trace.customdata)[:, 0].astype(int)].reshape(-1, 1).tolist()
-    return fig
-
-
 def _bump_seed() -> None:
     st.session_state.seed += 1
+
+
+def _show_map(source: str, method: str):
+    """The map in one slot: while a new one is computed, the spinner takes the old map's place (on screen)."""
+    slot, cache, spec = st.empty(), lab_settings().cache_dir, data_figures.MAPS[method]
+    if not data_figures.map_ready(*_arrays(home, source), method, cache):
+        with slot, st.spinner(f"Computing the {method} map of {spec.size:,} images, once ({spec.wait}); "
+                              "it is then kept on disk…", show_time=True):
+            _figure("map_figure", home, source, method, cache)
+    fig = _figure("map_figure", home, source, method, cache)
+    return fig, slot.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"map-{source}-{method}")
 
 
 st.title(":material/grid_view: The data")
 home = str(lab_settings().home)
 try:
-    counts = _balance(home)
+    first = not data.cache_path(lab_settings()).exists()
+    with st.spinner(FIRST_BUILD if first else "Loading Fashion-MNIST…", show_time=first):
+        counts = _balance(home)
 except DatasetError as exc:
     st.error(str(exc))
     st.stop()
@@ -78,27 +64,24 @@ if samples.open:
         seed = seed_box.number_input("Shuffle seed", 0, 1_000_000, 0, key="seed", bind="query-params",
                                      help="0 shows the images in order; any other seed, a random draw.")
         button.button("Shuffle", icon=":material/shuffle:", on_click=_bump_seed, help="Draw another sample (next seed).")
-        st.plotly_chart(_grid(home, source, n, tuple(CLASS_NAMES.index(c) for c in chosen), seed), width="content")
+        st.plotly_chart(_figure("grid_figure", home, source, source, n,
+                                tuple(CLASS_NAMES.index(c) for c in chosen), seed), width="content")
 if balance.open:
     with balance:
         st.plotly_chart(charts.class_balance(counts, CLASS_NAMES, title="Images per class in each split"))
-        ranges = " · ".join(f"{name} {min(v):,}–{max(v):,}" for name, v in counts.items())
-        st.caption(f"Images per class: {ranges}. The classes are balanced, so accuracy is a fair measure "
-                   "and always guessing one class scores about 10%.")
-        st.plotly_chart(_means(home, source), width="content")
+        st.caption(data_figures.balance_caption(counts))
+        st.plotly_chart(_figure("means_figure", home, source, source), width="content")
 if mapping.open:
     with mapping:
-        method = st.segmented_control("Method", list(MAP_SIZES), default="PCA", key="method",
+        method = st.segmented_control("Method", list(data_figures.MAPS), default="PCA", key="method",
                                       bind="query-params", required=True)
         chart, detail = st.columns([3, 1])
-        fig = _map(home, source, method)
         with chart:
-            event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"map-{source}-{method}")
+            fig, event = _show_map(source, method)
         with detail:
-            points = event.selection.points
-            if points:
+            if points := event.selection.points:
                 x, y = _arrays(home, source)
-                row = int(fig.data[points[0]["curve_number"]].customdata[points[0]["point_index"]][0])
+                row = data_figures.clicked_row(fig, points[0])
                 st.image(explore.enlarge(x[row], 10), caption=f"#{row} · {CLASS_NAMES[y[row]]}")
             else:
                 st.info("Click a point to see its image here.")

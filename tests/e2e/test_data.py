@@ -3,8 +3,15 @@ import re
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+import os
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
 from fmnist import data, settings
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import REPO, _free_port, _wait_healthy, screenshot, wait_for_app
 
 
 def _title(page, text: str):
@@ -50,3 +57,40 @@ def test_data_page_grid_and_map(page, app_url):
     assert re.fullmatch(r"#\d+ · .+", hover), hover
     assert image.inner_text().strip() == hover  # the big image's caption names the clicked point
     screenshot(page, "data-map")
+
+
+@pytest.fixture
+def fresh_app(tmp_path, browser):
+    """The app on a workspace with no dataset cache at all (the session's server has one copied in)."""
+    port, home = _free_port(), tmp_path / "fresh-home"
+    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with open(tmp_path / "streamlit.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}", proc)
+            yield f"http://127.0.0.1:{port}", home
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_first_visit_shows_progress_while_the_cache_is_built(browser, fresh_app):
+    url, home = fresh_app
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    page.get_by_text("Why accuracy?").wait_for()
+    assert not (home / "cache" / "fashion-mnist-v1.npz").exists()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
+    spinner = page.get_by_test_id("stSpinner").filter(has_text="Preparing Fashion-MNIST for its first use")
+    expect(spinner).to_be_visible(timeout=10_000)
+    assert spinner.bounding_box()["y"] < 1000  # on screen, not below the fold
+    screenshot(page, "data-first-visit")
+    _title(page, "The first 25 images of All 60,000 (file order)").wait_for()
+    expect(spinner).to_have_count(0)
+    assert (home / "cache" / "fashion-mnist-v1.npz").exists()
+    screenshot(page, "data-first-visit-done")
+    context.close()
