@@ -1,13 +1,11 @@
 """The Data page in a real browser: the notebook's first 25 images, a bigger grid, a click on the 2-D map."""
-import re
-
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from fmnist import data, settings
