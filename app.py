@@ -14,6 +14,7 @@ PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/data.py", title="Data", icon=":material/grid_view:"),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/sweeps.py", title="Sweeps", icon=":material/tune:"),
     st.Page("views/results.py", title="Results", icon=":material/leaderboard:"),
     st.Page("views/inside.py", title="Inside", icon=":material/neurology:"),
     st.Page("views/sketch.py", title="Sketch", icon=":material/draw:"),

@@ -159,7 +159,7 @@ def make_spec(base: RunConfig, grid: dict | None = None, ranges: dict | None = N
         raise SweepError("--trials", f"from 1 to {MAX_TRIALS} trials (got {cap!r})")
     _check_values(base, grid, ranges)
     base.validate()
-    return {"base": json_of(base), "grid": grid, "ranges": ranges, "sampler": sampler,
+    return {"base": json_of(base), "grid": grid, "ranges": ranges, "params": [*grid, *ranges], "sampler": sampler,
             "trials": min(cap, size) if sampler == "grid" else cap, "prune": prune, "seed": base.seed}
 
 
@@ -385,7 +385,7 @@ def _short(value) -> str:
 def trials_frame(store: Store, settings: Settings, sweep: Sweep) -> pd.DataFrame:
     """One row a trial: its run, state, hyperparameters and validation accuracy."""
     runs = {r.id: r for r in store.runs(sweep_id=sweep.id, limit=MAX_TRIALS * 4)}
-    keys = [*sweep.spec["grid"], *sweep.spec["ranges"]]
+    keys = _keys(sweep)
     rows = []
     for t in study(sweep, settings).get_trials(deepcopy=False):
         run: Run | None = runs.get(t.user_attrs.get("run_id"))
@@ -408,8 +408,13 @@ def _state(trial, run: Run | None) -> str:
     return run.status
 
 
+def _keys(sweep: Sweep) -> list[str]:
+    """The hyperparameters in the order the user gave them (the stored JSON sorts a dict's keys)."""
+    return sweep.spec.get("params") or [*sweep.spec["grid"], *sweep.spec["ranges"]]
+
+
 def param_labels(sweep: Sweep) -> dict[str, str]:
-    return {k: PARAMS[k].label for k in [*sweep.spec["grid"], *sweep.spec["ranges"]]}
+    return {k: PARAMS[k].label for k in _keys(sweep)}
 
 
 def log_axes(sweep: Sweep) -> list[str]:

@@ -6,6 +6,7 @@ import streamlit as st
 from fmnist import jobs, progress
 from fmnist.store import Run, StoreError
 from views._common import lab_settings, store
+from views._continue import run_actions
 
 POLL_S = 2  # how often the panel re-reads the store while anything is queued or running
 
@@ -32,6 +33,7 @@ def show_run(run: Run, runs, active: list[Run]) -> None:
                              position=progress.queue_position(run, active), rough=bool(guess and guess.rough))
     st.progress(done.fraction, text=done.text())
     st.plotly_chart(progress.curves(run, rows), key="curves")
+    run_actions(run)  # its whole history if it continues another; continue it; repeat it with other seeds
 
 
 def stop(run_id: int) -> None:

@@ -7,6 +7,7 @@ from views._classroom import classroom_config
 from views._common import store
 from views._results_edit import edit_runs
 from views._results_test import final_model
+from views._seed_groups import seed_groups
 
 
 def _reveal_all() -> None:
@@ -68,6 +69,7 @@ runs_tab, compare_tab, test_tab = st.tabs(["Runs", "Compare", "Final model on th
 if runs_tab.open:
     with runs_tab:
         runs_table(db)
+        seed_groups(db)  # runs repeated with other seeds: mean, spread and a band
 if compare_tab.open:
     with compare_tab:
         compare(db, db.runs(statuses=("finished", "stopped"), limit=200, order="val_acc DESC"))
