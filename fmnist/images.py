@@ -2,7 +2,8 @@
 
 Fashion-MNIST items are filled, light-on-dark silhouettes (background 0),
 trimmed to the item, longest edge scaled to 28 px, short edge padded, and
-centred on the bounding box (not the centre of mass, unlike MNIST).
+centred on the bounding box (not the centre of mass, unlike MNIST). Finding
+the item in a photo (backdrop, light, noise, several objects) is fmnist.segment's job.
 
 User bytes go to nothing but Pillow, restricted to ALLOWED_FORMATS, with the
 pixel count checked before any decoding.
@@ -17,19 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
-from scipy import ndimage
+
+from fmnist import segment
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_PIXELS = 40_000_000  # refuse bigger images before decoding
 MAX_BYTES = 5 * 1024 * 1024
 
 SIZE = 28
-WORK_SIZE = 1024  # bigger pictures are box-reduced first; the result is 28 px anyway
+WORK_SIZE = 512  # bigger pictures are box-reduced first: the item ends up 28 px, and 512 keeps a 12 MP photo fast
 INK_LEVEL = 32  # light-on-dark gray level that counts as "something drawn"
-BLANK_SHARE = 0.002  # fewer ink pixels than this share of the picture: blank
-FILL_LEVEL = 0.25  # outline mask for hole filling: pixels above this share of the max
-MIN_HOLE_SHARE = 0.02  # smaller enclosed holes are texture and stay dark
-TRIM_LEVEL = 0.02  # trimming keeps pixels above this share of the max
+MIN_INK_PIXELS = 20  # an item with fewer drawn pixels is a speck: the picture is blank
 _HIGH_DEPTH = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _FORMATS_TEXT = "PNG, JPEG, GIF, BMP, WebP"
 
@@ -40,14 +39,16 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class Steps:
-    """Every intermediate of preprocessing, so a page can show (and classify) each."""
+    """Every intermediate of preprocessing, so a page can show (and classify) each, and what was guessed."""
 
-    gray: np.ndarray  # HxW uint8, grayscale with transparency composited
-    light_on_dark: np.ndarray  # HxW uint8, light background inverted, background 0
-    filled: np.ndarray  # HxW uint8, closed outlines filled with the ink level
+    gray: np.ndarray  # HxW uint8, grayscale with transparency composited, big pictures reduced
+    light_on_dark: np.ndarray  # HxW uint8, backdrop (and uneven light) removed: light item on black
+    mask: np.ndarray  # HxW bool, the item that was kept
+    filled: np.ndarray  # HxW uint8, the kept item alone, closed outlines filled
     cropped: np.ndarray  # hxw uint8, trimmed to the item's bounding box
     final: np.ndarray  # 28x28 uint8, what the model sees
     blank: bool  # nothing (or almost nothing) drawn: ask the user to draw first
+    warnings: tuple[str, ...] = ()  # what had to be guessed, in words for the user
 
 
 # ---------------------------------------------------------------- decoding
@@ -143,25 +144,24 @@ def from_canvas(rgba: np.ndarray) -> Steps:
     if arr.max() <= 1.0:  # floats in 0..1 (bools too)
         arr = arr * 255
     arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return preprocess(Image.fromarray(arr))  # transparent pixels become the background
+    # Transparent pixels become the background; drawn outlines are filled, as garments are silhouettes.
+    return preprocess(Image.fromarray(arr), drawing=True)
 
 
-def preprocess(img: Image.Image) -> Steps:
+def preprocess(img: Image.Image, drawing: bool = False) -> Steps:
+    """drawing: fill every enclosed area (a canvas); a photo's holes are filled only if it is an outline."""
     _check_pixels(img.width, img.height)
     gray = _to_gray(img)
-    light = _light_on_dark(gray)
-    blank = is_blank(light)
-    filled = _fill_outlines(light)
-    cropped = _trim(filled)
-    final = np.zeros((SIZE, SIZE), np.uint8) if blank else _fit(cropped)
-    return Steps(gray, light, filled, cropped, final, blank)
-
-
-def is_blank(gray_light_on_dark: np.ndarray) -> bool:
-    g = np.asarray(gray_light_on_dark)
-    if g.size == 0:
-        return True
-    return np.count_nonzero(g >= INK_LEVEL) < BLANK_SHARE * g.size
+    seg = segment.segment(gray, fill_outlines=drawing)
+    blank = seg.box is None or np.count_nonzero(seg.filled >= INK_LEVEL) < MIN_INK_PIXELS
+    if blank:
+        cropped, final = seg.filled, np.zeros((SIZE, SIZE), np.uint8)
+    else:
+        top, bottom, left, right = seg.box
+        cropped = seg.filled[top:bottom, left:right].copy()
+        final = _fit(cropped)
+    warnings = () if blank else seg.warnings
+    return Steps(gray, seg.ink, seg.mask, seg.filled, cropped, final, blank, warnings)
 
 
 # ---------------------------------------------------------------- steps
@@ -230,43 +230,6 @@ def _backdrop(premultiplied: np.ndarray, alpha: np.ndarray) -> float:
 def _frame(a: np.ndarray) -> np.ndarray:
     """The outer one-pixel frame of a 2-D array, flattened."""
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-
-
-def _light_on_dark(gray: np.ndarray) -> np.ndarray:
-    """Invert a light background (judged by the frame's median); background level -> 0."""
-    g = gray.astype(np.int16)
-    background = float(np.median(_frame(g)))
-    if background > 127:
-        g, background = 255 - g, 255 - background
-    return np.clip(g - round(background), 0, 255).astype(np.uint8)
-
-
-def _fill_outlines(light: np.ndarray) -> np.ndarray:
-    """Fill dark areas enclosed by the item with the item's ink level (outline -> silhouette)."""
-    top = int(light.max())
-    out = light.copy()
-    if top == 0:
-        return out
-    mask = light > FILL_LEVEL * top
-    solid = ndimage.binary_fill_holes(mask)
-    holes, count = ndimage.label(solid & ~mask)
-    # Only big holes are outline interiors; small ones are texture (checks, stripes).
-    areas = np.bincount(holes.ravel(), minlength=count + 1)
-    big = areas >= MIN_HOLE_SHARE * solid.sum()
-    big[0] = False
-    holes = big[holes]
-    if holes.any():
-        ink = np.median(light[mask])
-        out[holes] = np.maximum(out[holes], ink).astype(np.uint8)
-    return out
-
-
-def _trim(light: np.ndarray) -> np.ndarray:
-    """Crop to the bounding box of pixels above a small share of the brightest."""
-    rows, cols = np.nonzero(light > TRIM_LEVEL * light.max())
-    if rows.size == 0:
-        return light.copy()
-    return light[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].copy()
 
 
 def _fit(cropped: np.ndarray) -> np.ndarray:

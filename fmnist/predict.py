@@ -1,5 +1,5 @@
-"""Classify one 28x28 picture with a stored run: the model cache, probabilities, nearest
-training images and a saliency map (what the model's answer is most sensitive to)."""
+"""Classify one 28x28 picture with a stored run: the model cache, probabilities, the steps of an
+upload as thumbnails, and the nearest training images. The saliency map is fmnist.saliency's."""
 from __future__ import annotations
 
 import functools
@@ -16,8 +16,11 @@ from fmnist.settings import Settings
 from fmnist.store import Run, Store
 
 NO_RUN = "No finished run yet: train a model first: python -m fmnist train cnn2"
-STEP_CAPTIONS = ("1. Grayscale", "2. Light on dark", "3. Outlines filled", "4. Cropped to the item",
-                 "5. 28 × 28: what the model sees")
+STEP_CAPTIONS = ("1. Grayscale", "2. Backdrop and uneven light removed", "3. The item alone, outlines filled",
+                 "4. Cropped to the item", "5. 28 × 28: what the model sees")
+WAITING = {"draw": "Draw something first: one garment, as big as the canvas.",
+           "upload": "Upload a picture of one garment: PNG, JPEG, GIF, BMP or WebP, up to 5 MB.",
+           "blank": "This picture looks blank: upload a picture of one garment."}
 
 
 class PredictError(RuntimeError):
@@ -139,7 +142,7 @@ def read_picture(path: str | Path) -> bytes:
 
 def steps_row(steps: images.Steps, size: int = 168) -> list[tuple[str, np.ndarray]]:
     """Every preprocessing step with its caption, as equal square thumbnails for a row on a page."""
-    arrays = (steps.gray, steps.light_on_dark, steps.filled, steps.cropped, steps.final)
+    arrays = (steps.gray, steps.light_on_dark, steps.filled, steps.cropped, steps.final)  # as STEP_CAPTIONS
     return [(caption, thumbnail(a, size)) for caption, a in zip(STEP_CAPTIONS, arrays)]
 
 
@@ -191,52 +194,13 @@ def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3)
     return Neighbours(idx, s.x_train[idx], s.y_train[idx], np.sqrt(exact[order]))
 
 
+def neighbours_caption(near: Neighbours) -> str:
+    distances = ", ".join(f"{d:.0f}" for d in near.distances)
+    return (f"Closest in raw pixels (Euclidean distance {distances}). A model learns patterns, not a lookup: "
+            "its answer and these can disagree.")
+
+
 def pick_test_image(settings: Settings, index: int) -> tuple[np.ndarray, int]:
     """Test image `index` and its true label."""
     s = data.shared_split(settings)
     return s.x_test[index], int(s.y_test[index])
-
-
-# ---------------------------------------------------------------- saliency
-
-
-def saliency(model, image28: np.ndarray) -> np.ndarray | None:
-    """|d logit(top class) / d pixel| for a Keras model (28x28, >= 0); None for other models.
-
-    The gradient of the logit, not of the softmax probability: a confident probability of
-    1.0 has a gradient of zero everywhere in float32, which would show an empty map.
-    """
-    if not isinstance(model, artifacts.KerasModel):
-        return None
-    import tensorflow as tf
-
-    logits_model = _logits_model(model.model)
-    x = tf.convert_to_tensor(np.asarray(image28, np.float32)[None])
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        logits = logits_model(x, training=False)
-        top = logits[0, int(np.argmax(logits[0]))]
-    return np.abs(tape.gradient(top, x).numpy()[0])
-
-
-@functools.lru_cache(maxsize=4)
-def _logits_model(model):
-    """The same layers and weights on a float32 input, with the final softmax left out.
-
-    The lab's models take uint8 pixels (Rescaling inside), and a uint8 input has no gradient;
-    rebuilding the graph on a float input, reusing every layer object, keeps the weights shared.
-    """
-    import keras
-
-    last = model.layers[-1]
-
-    def reuse(layer):
-        if layer is last and layer.get_config().get("activation") == "softmax":
-            linear = layer.__class__.from_config({**layer.get_config(), "activation": "linear"})
-            linear.build(layer.input.shape)
-            linear.set_weights(layer.get_weights())
-            return linear
-        return layer
-
-    inputs = keras.Input(shape=(28, 28), dtype="float32")
-    return keras.models.clone_model(model, input_tensors=inputs, clone_function=reuse)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist import artifacts, images, nets, predict, presets
+from fmnist import artifacts, images, nets, predict, presets, saliency
 from fmnist.artifacts import ArtifactError, KerasModel, MajorityModel
 from fmnist.config import ConvBlock, ModelSpec, RunConfig
 from fmnist.data import CLASS_NAMES
@@ -203,7 +203,7 @@ def test_saliency_of_a_linear_toy_model_is_its_weights():
     model.layers[-1].set_weights([kernel, np.zeros(10, np.float32)])
     image = np.full((28, 28), 200, np.uint8)  # class 4 gets the largest logit
 
-    sal = predict.saliency(KerasModel(model), image)
+    sal = saliency.saliency(KerasModel(model), image)
     assert sal.shape == (28, 28) and (sal >= 0).all()
     np.testing.assert_allclose(sal, np.abs(kernel[:, 4]).reshape(28, 28) / 255, rtol=1e-5, atol=1e-9)
     assert (sal[~region] == 0).all() and sal[region].min() > 0
@@ -215,24 +215,24 @@ def test_saliency_works_for_the_presets(key, split):
     keras.utils.set_random_seed(2)
     model = KerasModel(nets.build(presets.config_for(key)))
     image = split.x_val[0]
-    sal = predict.saliency(model, image)
+    sal = saliency.saliency(model, image)
     assert sal.shape == (28, 28) and sal.dtype.kind == "f"
     assert np.isfinite(sal).all() and (sal >= 0).all() and sal.max() > 0
     # the float-input copy used for gradients computes the same probabilities as the model
-    logits = predict._logits_model(model.model)(image[None].astype(np.float32), training=False)
+    logits = saliency._logits_model(model.model)(image[None].astype(np.float32), training=False)
     np.testing.assert_allclose(softmax(np.asarray(logits))[0], predict.predict(model, image), atol=1e-5)
 
 
 def test_saliency_of_a_loaded_cnn_is_nonzero_on_the_item(store, workspace, small_cnn, split):
     run = add_finished_run(store, small_cnn, SMALL_CNN, workspace.models_dir)
     image = split.x_val[1]
-    sal = predict.saliency(predict.load_model(store, run.id), image)
+    sal = saliency.saliency(predict.load_model(store, run.id), image)
     assert sal.shape == (28, 28) and (sal >= 0).all()
     assert sal[image > 0].mean() > 0
 
 
 def test_saliency_needs_a_neural_network():
-    assert predict.saliency(MajorityModel(3), np.zeros((28, 28), np.uint8)) is None
+    assert saliency.saliency(MajorityModel(3), np.zeros((28, 28), np.uint8)) is None
 
 
 # ---------------------------------------------------------------- pictures and the command line

@@ -1,16 +1,12 @@
 """Sketch: draw, upload or pick a garment; see what the model sees, what it predicts, and why."""
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from fmnist import charts, predict
+from fmnist import charts, predict, saliency
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import ImageError, from_canvas, from_upload
+from views._canvas import canvas
 from views._common import lab_settings, store
-
-TOOLS = {"freedraw": ":material/gesture: Free", "line": ":material/horizontal_rule: Line",
-         "rect": ":material/crop_square: Rectangle", "circle": ":material/circle: Circle",
-         "polygon": ":material/pentagon: Polygon"}
 
 st.title(":material/draw: Sketch a garment")
 st.caption("Draw a garment, upload a picture or pick a test image: a trained model says what it sees, and why.")
@@ -29,27 +25,18 @@ draw, upload, pick = left.tabs(["Draw", "Upload", "Pick a test image"], key="sou
 steps = image = truth = None
 if draw.open:
     with draw:
-        tool = st.segmented_control("Tool", list(TOOLS), format_func=TOOLS.get, default="freedraw", required=True)
-        brush = st.slider("Brush width", 4, 60, 24, help="Width of free-hand strokes and lines, in canvas pixels.")
-        # Light ink on black, like the dataset; shapes are filled because garments are silhouettes.
-        canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", fill_color="#FFFFFF",
-                           background_color="#000000", drawing_mode=tool, height=280, width=280,
-                           update_streamlit=True, return_image_data=True, key="canvas")
-        st.caption("Undo, redo, clear and edit (move, resize, delete) are in the canvas toolbar; a polygon "
-                   "is sent when you click its first point again. Tip: the dataset's shoes point left.")
-    steps = from_canvas(canvas.image_data) if canvas.image_data is not None else None
-    waiting = "Draw something first: one garment, as big as the canvas."
+        drawing = canvas()
+    steps, waiting = (from_canvas(drawing) if drawing is not None else None), predict.WAITING["draw"]
 elif upload.open:
     with upload:
         file = st.file_uploader("A picture of one garment", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-                                help="Any background: a light one is inverted, like the dataset's dark one.")
+                                help="A photo or a scan on any plain backdrop: the item is cut out for the model.")
         try:
             steps = from_upload(file.getvalue()) if file is not None else None
         except ImageError as exc:
             st.error(str(exc))
             st.stop()
-    waiting = "This picture looks blank: upload a picture of one garment." if file else \
-        "Upload a picture of one garment: PNG, JPEG, GIF, BMP or WebP, up to 5 MB."
+    waiting = predict.WAITING["blank" if file else "upload"]
 else:
     with pick:
         index = st.number_input("Test image number", 0, 9999, 0, key="test_index", bind="query-params")
@@ -59,8 +46,7 @@ else:
             st.error(str(exc))
             st.stop()
         st.image(predict.thumbnail(image, 224), caption=f"True label: {CLASS_NAMES[truth]}")
-if steps is not None and not steps.blank:
-    image = steps.final
+image = steps.final if steps is not None and not steps.blank else image
 if image is None:
     right.info(waiting)
     st.stop()
@@ -77,6 +63,8 @@ with right:
     if truth is not None:
         mark = ":green[:material/check_circle:]" if best.label == truth else ":red[:material/cancel:]"
         st.markdown(f"{mark} True label: **{CLASS_NAMES[truth]}**")
+    for warning in steps.warnings if steps is not None else ():
+        st.warning(warning, icon=":material/warning:")
     st.plotly_chart(charts.probabilities(probs, CLASS_NAMES), width="stretch")
 
 if steps is not None:
@@ -85,18 +73,17 @@ if steps is not None:
         col.image(thumb, caption=caption)
 
 why, similar = st.columns(2, gap="large")
-sal = predict.saliency(model, image)
+sal = saliency.saliency(model, image)
 if sal is None:
     why.info("Saliency needs a neural network: choose an MLP or CNN run to see which pixels mattered.")
 else:
     why.plotly_chart(charts.saliency_overlay(image, sal, title=f"Pixels that sway '{best.name}' most"), width="stretch")
+    why.caption(saliency.EXPLANATION.format(name=best.name))
 try:
     with similar, st.spinner("Searching the 42,000 training images..."):
         near = predict.nearest_training_images(lab_settings(), image)
-    titles = [CLASS_NAMES[y] for y in near.labels]
-    similar.plotly_chart(charts.image_grid(near.images, titles, cols=3, title="Nearest training images"),
-                         width="stretch")
-    similar.caption("Closest in raw pixels (Euclidean distance " + ", ".join(f"{d:.0f}" for d in near.distances)
-                    + "). A model learns patterns, not a lookup: its answer and these can disagree.")
+    similar.plotly_chart(charts.image_grid(near.images, [CLASS_NAMES[y] for y in near.labels], cols=3,
+                                           title="Nearest training images"), width="stretch")
+    similar.caption(predict.neighbours_caption(near))
 except DatasetError as exc:
     similar.warning(f"Nearest training images are unavailable: {exc}")

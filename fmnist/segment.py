@@ -1,0 +1,257 @@
+"""Find the item in a grayscale picture: remove the backdrop (uneven light included), threshold,
+clean the mask, keep the main object, and say what had to be guessed.
+
+The ink image is the item light on black, as Fashion-MNIST stores it. A light backdrop is
+divided out (ink = 1 - picture / backdrop), so light falling off across a photo cancels; a
+dark backdrop (a drawing canvas) is subtracted. The backdrop itself is a smooth surface fitted
+robustly to the pixels that are not the item.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage import filters, morphology
+
+FIT_SIDE = 48  # the backdrop surface is fitted on a copy this small: it is smooth anyway
+FIT_ROUNDS = 12
+BAND = 0.05  # the outer 5% of each side decides which side of the threshold is the backdrop
+LOW_FLOOR = 3.0  # hysteresis: weakest ink (0..255) kept when it touches the item
+NOISE_LOW = 4.0  # ... or this many noise sigmas (of the blurred ink), when the backdrop is noisier
+SPECK_SHARE = 0.0005  # mask pieces smaller than this share of the picture are dust
+HOLE_SHARE = 0.002  # mask holes smaller than this share of the picture are texture inside the item
+GAP_SHARE = 0.03  # pieces closer than this share of the picture's long side are one item
+OTHER_ITEM = 0.15  # another piece this big (share of the chosen one) is worth a warning
+OUTLINE_SHARE = 0.5  # holes over half the silhouette: an outline to fill (real items stay below 0.4)
+MIN_HOLE = 0.02  # canvas: enclosed holes over this share of the silhouette are filled
+FRAME_SPAN = 0.85  # a piece spanning this much of both sides ...
+FRAME_FILL = 0.25  # ... and filling less than this of its box is a frame
+MIN_SIDE = 28  # an item smaller than the model's input, in picture pixels
+SMALL_SHARE = 0.1  # ... or than this share of the picture's long side
+FAINT_LEVEL = 40  # Otsu's threshold on the ink below this: the item hardly differs from the backdrop
+DARK_LEVEL = 90  # the brightest 1% below this gray level: under-exposed
+BUSY_NOISE = 9.0  # backdrop texture/noise (sigma, ink levels) that makes the cut-out a guess
+BUSY_SPECKS = 25
+
+BUSY = "Busy backdrop: its texture or noise was removed, and faint parts of the item may have gone with it."
+BORDER = "The item touches the border of the picture: part of it may be cut off."
+FRAME = "A frame around the picture was ignored."
+SMALL = "The item is small in this picture ({side} px across): move closer or crop the photo."
+DARK = "The picture is very dark: take it in more light for a surer answer."
+FAINT = "The item barely stands out from the backdrop: the cut-out is a guess."
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    ink: np.ndarray  # HxW uint8: backdrop removed, the item light on black
+    mask: np.ndarray  # HxW bool: the item that was kept
+    filled: np.ndarray  # HxW uint8: ink inside the kept item, outlines filled, 0 elsewhere
+    box: tuple[int, int, int, int] | None  # top, bottom, left, right (exclusive) of the item
+    warnings: tuple[str, ...]
+    light_backdrop: bool
+
+
+def segment(gray: np.ndarray, fill_outlines: bool = False) -> Segmentation:
+    """The item in an HxW uint8 picture; fill_outlines fills any enclosed area (canvas drawings)."""
+    g = gray.astype(np.float32)
+    light = _backdrop_is_light(gray)
+    ink, backdrop_noise = _remove_backdrop(g, light)
+    notes: list[str] = []
+    if np.percentile(gray, 99) < DARK_LEVEL:
+        notes.append(DARK)
+    mask, specks, faint = _threshold(ink, backdrop_noise)
+    if backdrop_noise > BUSY_NOISE or specks > BUSY_SPECKS:
+        notes.append(BUSY)
+    if faint and mask.any():
+        notes.append(FAINT)
+    mask = _choose_item(mask, notes)
+    if not mask.any():
+        empty = np.zeros_like(gray)
+        return Segmentation(_u8(ink), mask, empty, None, tuple(notes), light)
+    filled = _fill(ink, mask, fill_outlines)
+    box = _box(mask)
+    _check_size_and_border(mask, box, notes)
+    return Segmentation(_u8(ink), mask, filled, box, tuple(dict.fromkeys(notes)), light)
+
+
+# ---------------------------------------------------------------- backdrop
+
+
+def _backdrop_is_light(gray: np.ndarray) -> bool:
+    """The backdrop is the class (above or below Otsu's threshold) that fills the outer band."""
+    if gray.min() == gray.max():
+        return bool(gray.flat[0] > 127)
+    band = _band(gray)
+    return bool(np.median(band) > filters.threshold_otsu(gray))
+
+
+def _band(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape
+    dy, dx = max(1, round(BAND * h)), max(1, round(BAND * w))
+    return np.concatenate([a[:dy].ravel(), a[-dy:].ravel(), a[:, :dx].ravel(), a[:, -dx:].ravel()])
+
+
+def _remove_backdrop(g: np.ndarray, light: bool) -> tuple[np.ndarray, float]:
+    """Ink (float 0..255) and the backdrop's noise sigma in ink levels."""
+    sign = 1.0 if light else -1.0  # the item is darker than a light backdrop, lighter than a dark one
+    surface = _fit_backdrop(g, sign)
+    if light:
+        ink = 255.0 * (1.0 - g / np.maximum(surface, 1.0))
+    else:
+        ink = g - surface
+    below = ink[ink < 0]  # only the backdrop's noise goes below zero: half of a centred normal
+    noise = float(1.4826 * np.median(-below)) if below.size else 0.0
+    return np.clip(ink, 0, 255), noise
+
+
+def _fit_backdrop(g: np.ndarray, sign: float) -> np.ndarray:
+    """A smooth surface through the backdrop: the flattest of a constant, a plane and a quadratic
+    that fits nearly as well as the quadratic (a white sheet stays flat, uneven light gets a curve)."""
+    h, w = g.shape
+    scale = min(1.0, FIT_SIDE / max(h, w))
+    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(g).resize(small_size, Image.Resampling.BOX), np.float64)
+    ys, xs = np.mgrid[0:small.shape[0], 0:small.shape[1]]
+    terms = _terms(ys / max(1, small.shape[0] - 1), xs / max(1, small.shape[1] - 1))
+    values = sign * small.ravel()  # the item lies below the backdrop in these units
+    noise = _pixel_noise(small)
+    fits = [_envelope_fit(terms[:, :n], values, noise) for n in (1, 3, 6)]
+    best_sigma = fits[-1][1]
+    coef = next(c for c, sigma in fits if sigma <= 1.25 * best_sigma + 1.0)
+    coef = sign * np.pad(coef, (0, 6 - coef.size)).astype(np.float32)
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    return coef[0] + coef[1] * yy + coef[2] * xx + coef[3] * yy * yy + coef[4] * xx * xx + coef[5] * yy * xx
+
+
+def _envelope_fit(terms: np.ndarray, values: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+    """Least squares that climbs out of the item: each round refits without the pixels that lie
+    well below the last fit. Returns the fit and the spread of what it kept."""
+    keep = np.ones(values.size, bool)
+    coef = np.zeros(terms.shape[1])
+    for _ in range(FIT_ROUNDS):
+        if keep.sum() < terms.shape[1] * 3:
+            break
+        kept = terms[keep]
+        coef = np.linalg.solve(kept.T @ kept + 1e-9 * np.eye(kept.shape[1]), kept.T @ values[keep])
+        new = values - terms @ coef > -max(3 * noise, 2.0)
+        if (new == keep).all():
+            break
+        keep = new
+    return coef, _sigma((values - terms @ coef)[keep])
+
+
+def _pixel_noise(a: np.ndarray) -> float:
+    """Noise sigma from neighbour differences: edges are few, so their median is the noise's."""
+    if a.shape[1] < 2:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(np.diff(a, axis=1))) / np.sqrt(2))
+
+
+def _terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    y, x = y.ravel(), x.ravel()
+    return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], axis=1)
+
+
+def _sigma(values: np.ndarray) -> float:
+    """A robust standard deviation (1.4826 median absolute deviation)."""
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+# ---------------------------------------------------------------- mask
+
+
+def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, int, bool]:
+    """Hysteresis between Otsu's threshold and the noise floor: the mask, the specks dropped, and
+    whether the item is faint."""
+    smooth = ndimage.gaussian_filter(ink, 1.0) if min(ink.shape) >= 8 else ink
+    top = float(smooth.max())
+    low = max(LOW_FLOOR, NOISE_LOW * noise / 3.5)  # a blur of sigma 1 divides white noise by 3.5
+    if top <= low:
+        return np.zeros(ink.shape, bool), 0, False
+    otsu = filters.threshold_otsu(smooth) if smooth.min() < top else top
+    high = max(otsu, low + 1)
+    # Seeds and reach come from the blurred ink (noise averages out); the edge from the sharp one.
+    mask = filters.apply_hysteresis_threshold(smooth, low, min(high, top - 1e-3)) & (ink >= low)
+    labels, count = ndimage.label(mask, np.ones((3, 3)))
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    small = areas < max(2, SPECK_SHARE * ink.size)
+    small[0] = False
+    mask &= ~small[labels]
+    mask = morphology.remove_small_holes(mask, max_size=max(1, int(HOLE_SHARE * ink.size)))
+    return mask, int(small.sum()), otsu < FAINT_LEVEL
+
+
+def _choose_item(mask: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Group nearby pieces, drop a frame, keep the largest group (weighted towards the centre)."""
+    h, w = mask.shape
+    gap = GAP_SHARE * max(h, w)
+    groups, count = ndimage.label(ndimage.distance_transform_edt(~mask) <= gap / 2)
+    if count <= 1:
+        return mask
+    groups = np.where(mask, groups, 0)
+    ids = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(mask, groups, ids)
+    boxes = ndimage.find_objects(groups, count)
+    alive = areas > 0
+    for i, box in enumerate(boxes):
+        if box is not None and _is_frame(box, areas[i], h, w) and alive.sum() > 1:
+            alive[i] = False
+            notes.append(FRAME)
+    centres = np.array(ndimage.center_of_mass(mask, groups, ids), dtype=float).reshape(-1, 2)
+    offset = np.hypot((centres[:, 0] - h / 2) / h, (centres[:, 1] - w / 2) / w) / np.hypot(0.5, 0.5)
+    score = np.where(alive, areas * (1 - 0.5 * np.nan_to_num(offset, nan=1.0)), -1)
+    best = int(np.argmax(score))
+    others = alive & (areas >= OTHER_ITEM * areas[best])
+    others[best] = False
+    if others.any():
+        how = "the largest" if areas[best] >= areas[others].max() else "the one nearest the centre"
+        notes.append(f"Several items in the picture: took {how}.")
+    return groups == best + 1
+
+
+def _is_frame(box: tuple[slice, slice], area: float, h: int, w: int) -> bool:
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
+    return bh >= FRAME_SPAN * h and bw >= FRAME_SPAN * w and area < FRAME_FILL * bh * bw
+
+
+def _fill(ink: np.ndarray, mask: np.ndarray, fill_outlines: bool) -> np.ndarray:
+    """The item's ink, with enclosed areas filled when the item is an outline (or a canvas drawing)."""
+    out = np.where(mask, ink, 0)
+    solid = ndimage.binary_fill_holes(mask)
+    holes, count = ndimage.label(solid & ~mask)
+    if count == 0:
+        return _u8(out)
+    areas = np.bincount(holes.ravel(), minlength=count + 1)
+    if fill_outlines:
+        big = areas >= MIN_HOLE * solid.sum()  # small holes in a drawing are texture (checks, stripes)
+    else:
+        big = np.full(count + 1, mask.sum() < OUTLINE_SHARE * solid.sum())
+    big[0] = False
+    enclosed = big[holes]
+    if enclosed.any():
+        out[enclosed] = np.maximum(out[enclosed], np.median(ink[mask]))
+    return _u8(out)
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _check_size_and_border(mask: np.ndarray, box: tuple[int, int, int, int], notes: list[str]) -> None:
+    top, bottom, left, right = box
+    h, w = mask.shape
+    if top == 0 or left == 0 or bottom == h or right == w:
+        notes.append(BORDER)
+    side = max(bottom - top, right - left)
+    if side < max(MIN_SIDE, SMALL_SHARE * max(h, w)):
+        notes.append(SMALL.format(side=side))
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
