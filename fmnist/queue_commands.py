@@ -48,7 +48,8 @@ def sweep(args) -> int:
         print(f"\nsweep {sweep_id} goes on in the background")
         return 0
     frame = sweeps.trials_frame(store, settings, done)
-    print(frame.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+    shown = frame.astype(object).where(frame.notna(), "-")  # None in a text column too
+    print(shown.to_string(index=False, formatters={"Val accuracy": lambda v: v if v == "-" else f"{v:.4f}"}))
     best = sweeps.best(settings, done)
     print(best.text() if best else "no trial finished")
     return 0 if best else 1
