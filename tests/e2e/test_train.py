@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import expect
+
 from fmnist.store import Store
 from tests.e2e.conftest import open_select, screenshot, wait_for_app
 
@@ -106,3 +108,71 @@ def test_train_watch_stop_and_reopen(page, app_url, e2e_home):
     options = page.get_by_role("option").all_inner_texts()
     assert any(o.startswith(f"#{quick} Single hidden layer · finished") and USER in o for o in options)
     assert any(o.startswith(f"#{long} Single hidden layer · stopped") and USER in o for o in options)
+
+
+def seconds_left(text: str) -> float | None:
+    """'… · about 1 min 05 s left' -> 65; 'under a second left' -> 0; None when no time is given."""
+    if "under a second left" in text:
+        return 0.0
+    match = re.search(r"(?:about|roughly) (?:(\d+) min )?(\d+) s left", text)
+    return int(match.group(1) or 0) * 60 + int(match.group(2)) if match else None
+
+
+def open_train(page, app_url) -> None:
+    page.goto(app_url)
+    page.get_by_text("Why accuracy?").wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).click()
+    page.locator("input[aria-label='Epochs (at most)']").wait_for()
+    wait_for_app(page)
+
+
+def test_a_blank_or_wordy_learning_rate_is_kept_named_and_starts_nothing(page, app_url, e2e_home):
+    store = Store(e2e_home / "runs.db")
+    open_train(page, app_url)
+    before = store.count()
+    box = page.locator("input[aria-label='Learning rate']")
+    box.fill("")
+    box.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    error = page.get_by_text("Learning rate: the box is empty; type a number, e.g. 0.001")
+    expect(error).to_be_visible()
+    wait_for_app(page)
+    assert box.input_value() == "" and "run=" not in page.url and store.count() == before
+    box.fill("abc")
+    box.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    wordy = page.get_by_text("Learning rate: 'abc' is not a number; type e.g. 0.001")
+    expect(wordy).to_be_visible()
+    wait_for_app(page)
+    assert box.input_value() == "abc" and store.count() == before  # what was typed stays; nothing was queued
+    expect(page.get_by_text("Model summary · 202,735 parameters")).to_be_visible()  # still the user's network
+    wordy.evaluate("e => e.scrollIntoView({block: 'center'})")
+    screenshot(page, "train-learning-rate-words")
+
+
+def test_the_time_left_counts_down_between_epochs_and_a_queued_run_waits(page, app_url, e2e_home):
+    store = Store(e2e_home / "runs.db")
+    open_train(page, app_url)
+    choose(page, "Model", "Multi CNN")  # epochs of seconds: time for the page to poll within one
+    page.locator("textarea[aria-label='Convolution layers']").wait_for()
+    expect(page.locator("input[aria-label='Training images']")).to_have_count(1)  # the old form is gone
+    slow = start(page, epochs=30)
+    fill(page, "Run name", "waits its turn")
+    waiting = start(page, epochs=30)
+    expect(page.locator(PROGRESS)).to_have_text("Queued · waiting for a free training slot, #1 in line")
+    page.goto(page.url.replace(f"run={waiting}", f"run={slow}"))
+    seen: dict[str, list[float]] = {}  # 'Epoch k of 30' -> the seconds left read while it was current
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(len(set(v)) >= 2 for k, v in seen.items() if k != "Epoch 0 of 30"):
+        text = progress_text(page)
+        epoch_now, left = re.search(r"Epoch \d+ of 30", text), seconds_left(text)
+        if epoch_now and left is not None:
+            seen.setdefault(epoch_now.group(0), []).append(left)
+        page.wait_for_timeout(500)
+    counted = {k: v for k, v in seen.items() if k != "Epoch 0 of 30" and len(set(v)) >= 2}
+    assert counted, f"the time left never changed within an epoch: {seen}"
+    for values in counted.values():
+        assert values == sorted(values, reverse=True) and values[-1] < values[0]  # down, never up
+    shoot_run(page, slow, "train-eta-counting-down")
+    for run_id in (slow, waiting):
+        store.request_stop(run_id) if store.get(run_id).status == "running" else store.mark_stopped(run_id, "test over")
