@@ -173,3 +173,12 @@ def ensure_thread(settings: Settings) -> Supervisor:
         if sup is None or not sup._thread.is_alive():
             sup = _threads[where] = Supervisor(Store.open(settings), settings).start()
         return sup
+
+
+def stop_threads() -> None:
+    """Stop every supervisor thread of this process (a server shutting down; a test ending)."""
+    with _threads_lock:
+        sups = list(_threads.values())
+        _threads.clear()
+    for sup in sups:
+        sup.stop()

@@ -12,6 +12,16 @@ from fmnist import store as store_mod  # noqa: E402
 from tests.servers import postgres_server, postgres_url, ray_head  # noqa: E402,F401 - real servers, started on first use
 
 
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():
+    """Page tests start the app's supervisor thread, which starts real workers: none may outlive the test."""
+    yield
+    from fmnist import supervisor
+    from fmnist.executors import local
+    supervisor.stop_threads()
+    local.kill_children()
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """Settings for an empty workspace under tmp_path/home, its folders created.

@@ -97,3 +97,20 @@ class LocalExecutor:
 
     def _log_path(self, run_id: int):
         return self.settings.logs_dir / f"run-{run_id}.log"
+
+
+def kill_children() -> list[int]:
+    """Kill every worker this process launched that still runs; returns their pids."""
+    with _children_lock:
+        children = list(_children.values())
+        _children.clear()
+    killed = []
+    for child in children:
+        if child.poll() is None:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                child.kill()
+            child.wait(timeout=10)
+            killed.append(child.pid)
+    return killed

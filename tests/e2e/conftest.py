@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cleanup import end_active_runs
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("FMNIST_CHROMIUM", "/usr/bin/chromium")
@@ -73,6 +75,7 @@ def app_url(e2e_home):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        end_active_runs(e2e_home)  # its workers lead their own sessions and outlive it
 
 
 @pytest.fixture(scope="session")
