@@ -5,6 +5,7 @@ machine is slow. Groups: data (parsing, cache), overhead (the run path against a
 notebook (the lab against the notebook's way, and settings that might speed it up), predict
 (one image, the sketch pipeline), inside (the Inside page: feature maps, Grad-CAM, its figures),
 pages (cold renders, a 10,000-run results table, live-chart latency),
-scale (epoch time against data size and parameter count)."""
+scale (epoch time against data size and parameter count), slots (two runs at once against the same two
+one after another), load (a class of browser sessions on one server while two runs train)."""
 
-GROUP_NAMES = ("data", "overhead", "notebook", "predict", "inside", "pages", "scale")
+GROUP_NAMES = ("data", "overhead", "notebook", "predict", "inside", "pages", "scale", "slots", "load")

@@ -25,6 +25,11 @@ class Plan:
     store_runs: int            # finished runs in the results-page store
     latency_epochs: int        # epochs written for the live-chart latency
     overhead_presets: tuple[str, ...] = ("mlp1", "mlp3")
+    load_sessions: int = 40    # browser sessions of the class (issue 10: forty students)
+    load_seconds: float = 300  # how long they watch and click
+    slots_n: int = 3_000       # training images of each of the two runs timed at once and one after another
+    slots_epochs: int = 3
+    slots_reps: int = 2        # alternating pairs of (at once, one after another)
 
 
 FULL = Plan(quick=False, reps=5, fit_reps=4, epochs=3, train_n=None, val_n=None, test_n=None,
@@ -36,7 +41,7 @@ QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, t
              small_n=200, forest_n=300, nb_epochs=2, probe_reps=1,
              scale_sizes=(200, 400), scale_params_n=200,
              predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10,
-             overhead_presets=("mlp1",))
+             overhead_presets=("mlp1",), load_sessions=4, load_seconds=20, slots_n=500, slots_epochs=2, slots_reps=1)
 
 
 def plan_for(quick: bool) -> Plan:

@@ -48,9 +48,10 @@ class Context:
 
 
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
-    from fmnist.bench import inference, inside, loading, notebook, overhead, pages, scale, tuning
+    from fmnist.bench import inference, inside, load, loading, notebook, overhead, pages, scale, slots, tuning
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
-            "predict": (inference.run,), "inside": (inside.run,), "pages": (pages.run,), "scale": (scale.run,)}
+            "predict": (inference.run,), "inside": (inside.run,), "pages": (pages.run,), "scale": (scale.run,),
+            "slots": (slots.run,), "load": (load.run,)}
 
 
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
