@@ -130,7 +130,9 @@ class Progress:
             parts.append("time left unknown until the first epoch")
         elif self.active and self.done < self.total:
             left = f"roughly {duration(self.remaining)}" if self.rough else about(self.remaining)
-            parts.append(f"{left} left" + (" at most" if self.upper_bound else ""))
+            # before the first epoch the worker's start-up (TensorFlow, data, graph) has no known length
+            left += f" for {self.total} epochs after start-up" if self.done == 0 else " left"
+            parts.append(left + (" at most" if self.upper_bound else ""))
         return " · ".join(parts)
 
 
@@ -138,7 +140,7 @@ def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: f
              last_epoch_at: float | None = None, position: int | None = None, rough: bool = False) -> Progress:
     """Progress of `run` from its epoch rows. The time left is the steady epoch time so far (or `estimate`
     before the first epoch) times the epochs to go, less the time already spent in the current epoch,
-    counted from the last epoch's end (its row's `ended_at`, else `last_epoch_at`, else the run's start)."""
+    counted from the last epoch's end (its row's `ended_at`, else `last_epoch_at`)."""
     config = run.run_config()
     total, done = _total(run), len(epochs)
     now = now if now is not None else time.time()
@@ -147,7 +149,7 @@ def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: f
     per_epoch = measured or estimate
     remaining = None
     if per_epoch is not None and run.status != "queued":
-        since = (epochs[-1].get("ended_at") or last_epoch_at) if epochs else run.started_at
+        since = (epochs[-1].get("ended_at") or last_epoch_at) if epochs else None
         spent = min(max(now - since, 0.0), per_epoch) if since and run.active else 0.0
         remaining = max(per_epoch * max(total - done, 0) - spent, 0.0)
     return Progress(run.status, done, total, elapsed, remaining, config.is_keras and config.early_stopping,
@@ -193,7 +195,7 @@ def curves(run: Run, epochs: list[dict]):
     if not epochs:
         note = "Waiting for the first epoch…" if run.active else "No epoch was completed."
         fig.update_annotations(selector={"text": "Waiting for the first epoch…"}, text=note,
-                               x=sum(fig.layout.xaxis.domain) / 2)
+                               x=sum(fig.layout.xaxis.domain) / 2, xanchor="center")
     return fig
 
 
