@@ -254,8 +254,9 @@ def about_first_layer(w: Weights) -> str:
                 "Each slides over the image and answers where the pixels match it: blue weights want light pixels, "
                 "red ones dark, so a blue stripe beside a red one is an edge detector for that direction.")
     return (f"Each picture is one of the first layer's {w.total} units{shown}: its 784 weights drawn where their "
-            "pixels sit. Blue pixels raise the unit when they are light, red ones lower it; many units look like a "
-            "blurred garment, or like the difference between two.")
+            "pixels sit. Blue pixels raise the unit when they are light, red ones lower it. The speckle is the random "
+            "start that training only nudged; a shape that shows through, such as an outline, is what the unit "
+            "responds to.")
 
 
 def about_layer(layer: LayerMaps, count: int) -> str:

@@ -69,5 +69,5 @@ st.subheader("Feature maps at every convolution")
 for layer in look.layers:
     n, h, w = layer.maps.shape
     st.plotly_chart(charts.picture_grid(layer.maps, f"Convolution {layer.index}: {n} maps of {h}×{w}",
-                                        unit="map", cols=min(n, 16)), width="stretch")
+                                        unit="map", cols=min(n, 8 if n <= 32 else 16)), width="stretch")
     st.caption(inside.about_layer(layer, len(look.layers)))
