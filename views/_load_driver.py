@@ -187,6 +187,8 @@ class Session:
         if self.index == 0 and path and name not in self.shot:
             self.shot.add(name)
             try:
+                if name == "train" and await page.get_by_test_id("stProgress").count():  # the live panel, not the form
+                    await page.get_by_test_id("stProgress").first.scroll_into_view_if_needed()
                 await page.screenshot(path=path)
             except PlaywrightError:
                 pass
@@ -194,7 +196,7 @@ class Session:
     async def _progress_text(self, page) -> str:
         try:
             bar = page.get_by_test_id("stProgress")
-            return (await bar.first.inner_text(timeout=2_000)) if await bar.count() else ""
+            return (await bar.first.inner_text(timeout=10_000)) if await bar.count() else ""
         except (PlaywrightTimeout, PlaywrightError):
             return ""
 
