@@ -22,6 +22,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from fmnist import segment
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")  # file name endings an upload widget accepts
 MAX_PIXELS = 40_000_000  # refuse bigger images before decoding
 MAX_BYTES = 5 * 1024 * 1024
 

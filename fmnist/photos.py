@@ -132,8 +132,8 @@ def _light(rng, height: int, width: int, c: Condition) -> np.ndarray:
     y = (np.arange(height, dtype=np.float32) / max(1, height - 1) - 0.5)[:, None]
     x = (np.arange(width, dtype=np.float32) / max(1, width - 1) - 0.5)[None, :]
     angle = rng.uniform(0, 2 * np.pi)
-    along = (np.cos(angle) * x + np.sin(angle) * y) / np.sqrt(0.5) + 0.5  # 0..1 roughly
-    return (1 - c.light * np.clip(along, 0, 1)) * (1 - c.vignette * (x * x + y * y) / 0.5)
+    along = (np.cos(angle) * x + np.sin(angle) * y) / np.sqrt(0.5) + 0.5  # 0 to 1 from corner to corner
+    return (1 - c.light * along) * (1 - c.vignette * (x * x + y * y) / 0.5)
 
 
 def _weave(rng, height: int, width: int) -> np.ndarray:

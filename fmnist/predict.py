@@ -44,6 +44,16 @@ class Neighbours:
     labels: np.ndarray     # (k,)
     distances: np.ndarray  # (k,) Euclidean, in 0..255 pixel units
 
+    @property
+    def titles(self) -> list[str]:
+        return [CLASS_NAMES[y] for y in self.labels]
+
+    @property
+    def caption(self) -> str:
+        distances = ", ".join(f"{d:.0f}" for d in self.distances)
+        return (f"Closest in raw pixels (Euclidean distance {distances}). A model learns patterns, not a lookup: "
+                "its answer and these can disagree.")
+
 
 # ---------------------------------------------------------------- runs and models
 
@@ -192,12 +202,6 @@ def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3)
     order = np.lexsort((candidates, exact))[:k]  # ties: the lower index first
     idx = candidates[order]
     return Neighbours(idx, s.x_train[idx], s.y_train[idx], np.sqrt(exact[order]))
-
-
-def neighbours_caption(near: Neighbours) -> str:
-    distances = ", ".join(f"{d:.0f}" for d in near.distances)
-    return (f"Closest in raw pixels (Euclidean distance {distances}). A model learns patterns, not a lookup: "
-            "its answer and these can disagree.")
 
 
 def pick_test_image(settings: Settings, index: int) -> tuple[np.ndarray, int]:

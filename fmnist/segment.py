@@ -17,6 +17,7 @@ from skimage import filters, morphology
 
 FIT_SIDE = 48  # the backdrop surface is fitted on a copy this small: it is smooth anyway
 FIT_ROUNDS = 12
+FIT_TOLERANCE = 6.0  # gray levels below the fitted backdrop that still count as backdrop
 BAND = 0.05  # the outer 5% of each side decides which side of the threshold is the backdrop
 LOW_FLOOR = 3.0  # hysteresis: weakest ink (0..255) kept when it touches the item
 NOISE_LOW = 4.0  # ... or this many noise sigmas (of the blurred ink), when the backdrop is noisier
@@ -107,8 +108,8 @@ def _remove_backdrop(g: np.ndarray, light: bool) -> tuple[np.ndarray, float]:
 
 
 def _fit_backdrop(g: np.ndarray, sign: float) -> np.ndarray:
-    """A smooth surface through the backdrop: the flattest of a constant, a plane and a quadratic
-    that fits nearly as well as the quadratic (a white sheet stays flat, uneven light gets a curve)."""
+    """A smooth surface through the backdrop: the flattest of a constant, a plane, a quadratic and a
+    cubic that fits nearly as well as the cubic (a white sheet stays flat, uneven light gets a curve)."""
     h, w = g.shape
     scale = min(1.0, FIT_SIDE / max(h, w))
     small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -117,18 +118,19 @@ def _fit_backdrop(g: np.ndarray, sign: float) -> np.ndarray:
     terms = _terms(ys / max(1, small.shape[0] - 1), xs / max(1, small.shape[1] - 1))
     values = sign * small.ravel()  # the item lies below the backdrop in these units
     noise = _pixel_noise(small)
-    fits = [_envelope_fit(terms[:, :n], values, noise) for n in (1, 3, 6)]
-    best_sigma = fits[-1][1]
-    coef = next(c for c, sigma in fits if sigma <= 1.25 * best_sigma + 1.0)
-    coef = sign * np.pad(coef, (0, 6 - coef.size)).astype(np.float32)
+    fits = [_envelope_fit(terms[:, :n], values, noise) for n in (1, 3, 6, 10)]
+    backdrop = fits[-1][1]  # judged on the pixels the cubic calls backdrop
+    spread = [_sigma(values[backdrop] - terms[backdrop, :c.size] @ c) for c, _ in fits]
+    coef = next(c for c, sigma in zip((c for c, _ in fits), spread) if sigma <= 1.25 * spread[-1] + 1.0)
+    coef = sign * coef.astype(np.float32)
     yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
-    return coef[0] + coef[1] * yy + coef[2] * xx + coef[3] * yy * yy + coef[4] * xx * xx + coef[5] * yy * xx
+    return sum((c * t for c, t in zip(coef, _powers(yy, xx))), np.zeros((h, w), np.float32))
 
 
-def _envelope_fit(terms: np.ndarray, values: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+def _envelope_fit(terms: np.ndarray, values: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray]:
     """Least squares that climbs out of the item: each round refits without the pixels that lie
-    well below the last fit. Returns the fit and the spread of what it kept."""
+    well below the last fit. Returns the fit and the pixels it kept (the backdrop)."""
     keep = np.ones(values.size, bool)
     coef = np.zeros(terms.shape[1])
     for _ in range(FIT_ROUNDS):
@@ -136,11 +138,11 @@ def _envelope_fit(terms: np.ndarray, values: np.ndarray, noise: float) -> tuple[
             break
         kept = terms[keep]
         coef = np.linalg.solve(kept.T @ kept + 1e-9 * np.eye(kept.shape[1]), kept.T @ values[keep])
-        new = values - terms @ coef > -max(3 * noise, 2.0)
+        new = values - terms @ coef > -max(3 * noise, FIT_TOLERANCE)
         if (new == keep).all():
             break
         keep = new
-    return coef, _sigma((values - terms @ coef)[keep])
+    return coef, keep
 
 
 def _pixel_noise(a: np.ndarray) -> float:
@@ -150,9 +152,14 @@ def _pixel_noise(a: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(np.diff(a, axis=1))) / np.sqrt(2))
 
 
+def _powers(y, x) -> list:
+    """1, y, x, then the quadratic and the cubic terms: each fit uses a prefix of this list."""
+    return [1.0, y, x, y * y, x * x, y * x, y * y * y, x * x * x, y * y * x, y * x * x]
+
+
 def _terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     y, x = y.ravel(), x.ravel()
-    return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], axis=1)
+    return np.stack([np.broadcast_to(t, y.shape) for t in _powers(y, x)], axis=1)
 
 
 def _sigma(values: np.ndarray) -> float:

@@ -38,7 +38,7 @@ def fit(spec: ModelSpec, x: np.ndarray, y: np.ndarray, epochs: int = 2) -> Keras
 def add_finished_run(store, model, spec: ModelSpec, models_dir: Path, val_acc: float = 0.8, name: str = "tiny"):
     """A finished run in `store` whose saved model is `model`, as the runner would leave it."""
     run_id = store.create_run(RunConfig(spec, preset="custom", name=name))
-    store.mark_running(run_id, os.getpid())
+    store.claim(run_id, os.getpid())
     path = models_dir / f"run-{run_id}{artifacts.suffix_for(spec.kind)}"
     digest = artifacts.save(model, spec.kind, path)
     store.finish(run_id, {"train_acc": val_acc, "val_acc": val_acc, "test_acc": None, "params": 0, "epochs": 1,

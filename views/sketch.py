@@ -4,7 +4,7 @@ import streamlit as st
 from fmnist import charts, predict, saliency
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
-from fmnist.images import ImageError, from_canvas, from_upload
+from fmnist.images import UPLOAD_TYPES, ImageError, from_canvas, from_upload
 from views._canvas import canvas
 from views._common import lab_settings, store
 
@@ -26,10 +26,10 @@ steps = image = truth = None
 if draw.open:
     with draw:
         drawing = canvas()
-    steps, waiting = (from_canvas(drawing) if drawing is not None else None), predict.WAITING["draw"]
+    steps, waiting = (None if drawing is None else from_canvas(drawing)), predict.WAITING["draw"]
 elif upload.open:
     with upload:
-        file = st.file_uploader("A picture of one garment", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+        file = st.file_uploader("A picture of one garment", type=UPLOAD_TYPES,
                                 help="A photo or a scan on any plain backdrop: the item is cut out for the model.")
         try:
             steps = from_upload(file.getvalue()) if file is not None else None
@@ -50,7 +50,6 @@ image = steps.final if steps is not None and not steps.blank else image
 if image is None:
     right.info(waiting)
     st.stop()
-
 try:
     model = predict.load_model(store(), run_id)
 except (ArtifactError, predict.PredictError) as exc:
@@ -63,18 +62,16 @@ with right:
     if truth is not None:
         mark = ":green[:material/check_circle:]" if best.label == truth else ":red[:material/cancel:]"
         st.markdown(f"{mark} True label: **{CLASS_NAMES[truth]}**")
-    for warning in steps.warnings if steps is not None else ():
+    for warning in getattr(steps, "warnings", ()):
         st.warning(warning, icon=":material/warning:")
     st.plotly_chart(charts.probabilities(probs, CLASS_NAMES), width="stretch")
-
 if steps is not None:
     st.subheader("What the model sees")
     for col, (caption, thumb) in zip(st.columns(5), predict.steps_row(steps)):
         col.image(thumb, caption=caption)
 
 why, similar = st.columns(2, gap="large")
-sal = saliency.saliency(model, image)
-if sal is None:
+if (sal := saliency.saliency(model, image)) is None:
     why.info("Saliency needs a neural network: choose an MLP or CNN run to see which pixels mattered.")
 else:
     why.plotly_chart(charts.saliency_overlay(image, sal, title=f"Pixels that sway '{best.name}' most"), width="stretch")
@@ -82,8 +79,8 @@ else:
 try:
     with similar, st.spinner("Searching the 42,000 training images..."):
         near = predict.nearest_training_images(lab_settings(), image)
-    similar.plotly_chart(charts.image_grid(near.images, [CLASS_NAMES[y] for y in near.labels], cols=3,
-                                           title="Nearest training images"), width="stretch")
-    similar.caption(predict.neighbours_caption(near))
+    similar.plotly_chart(charts.image_grid(near.images, near.titles, cols=3, title="Nearest training images"),
+                         width="stretch")
+    similar.caption(near.caption)
 except DatasetError as exc:
     similar.warning(f"Nearest training images are unavailable: {exc}")

@@ -1,4 +1,5 @@
-"""Draw a shoe on the sketch page's canvas in Chromium, as a student would, and get a prediction."""
+"""The sketch page in Chromium: draw a shoe on the canvas, find the canvas toolbar before drawing,
+upload a noisy off-centre photo; each gets the class a student would expect."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist import data, images, predict, settings as settings_mod, store as store_mod
+from playwright.sync_api import expect
+
+from fmnist import data, images, photos, predict, settings as settings_mod, store as store_mod
 from fmnist.data import CLASS_NAMES
 from tests.e2e.conftest import screenshot, wait_for_app
 from tests.test_predict import SMALL_CNN, add_finished_run, fit
@@ -20,18 +23,19 @@ SNEAKER = [(.06, .67), (.94, .67), (.94, .36), (.71, .34), (.45, .48), (.18, .54
 HEADLINE = re.compile(r"^(.+), (\d+)%$")
 
 
-@pytest.fixture
-def small_cnn_run(e2e_home, monkeypatch):
-    """A small CNN trained here, as a finished run in the served app's store; removed afterwards."""
-    monkeypatch.setenv("FMNIST_HOME", str(e2e_home))
-    ws = settings_mod.load()
+@pytest.fixture(scope="module")
+def small_cnn_run(e2e_home):
+    """A small CNN trained here (once for the module), as a finished run in the served app's store; removed afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FMNIST_HOME", str(e2e_home))
+        ws = settings_mod.load()
     ws.ensure_dirs()
     split = data.load_split(ws)
     model = fit(SMALL_CNN, split.x_train[:3000], split.y_train[:3000])
     val = float(np.mean(model.predict_proba(split.x_val[:2000]).argmax(1) == split.y_val[:2000]))
     store = store_mod.Store(ws.db_path)
     run = add_finished_run(store, model, SMALL_CNN, ws.models_dir, val_acc=val, name="Sketch test CNN")
-    yield run, model
+    yield run, model, split
     store.delete(run.id)
     Path(run.model_path).unlink(missing_ok=True)
     store.close()
@@ -54,7 +58,7 @@ def canvas_pixels(page) -> np.ndarray:
 
 
 def test_drawing_a_shoe_on_the_canvas_gets_a_prediction(page, app_url, small_cnn_run):
-    run, model = small_cnn_run
+    run, model, _ = small_cnn_run
     page.set_viewport_size({"width": 1400, "height": 2100})  # the whole page in one screenshot
     page.goto(app_url)
     wait_for_app(page)
@@ -76,3 +80,46 @@ def test_drawing_a_shoe_on_the_canvas_gets_a_prediction(page, app_url, small_cnn
     assert name == CLASS_NAMES[int(probs.argmax())] and int(pct) == round(100 * probs.max())
     assert name in ("Sneaker", "Sandal", "Ankle boot"), f"a shoe was taken for a {name}"
     screenshot(page, "sketch")
+
+
+def test_the_canvas_toolbar_is_there_before_the_first_stroke_and_clear_of_the_canvas(page, app_url, small_cnn_run):
+    page.goto(app_url + "/sketch")
+    wait_for_app(page)
+    page.get_by_text("Draw something first").wait_for()
+    toolbar = page.locator(".dc-toolbar")
+    expect(toolbar).to_be_visible()
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stBidiComponentIsolated']\")]"
+                           ".some(h => h.shadowRoot && h.shadowRoot.querySelector('style[data-pinned-toolbar]'))")
+    assert float(toolbar.evaluate("e => getComputedStyle(e).opacity")) == 1.0
+    bar, canvas = toolbar.bounding_box(), page.locator("canvas.upper-canvas").bounding_box()
+    assert bar["y"] + bar["height"] <= canvas["y"] + 1  # a row of its own above the canvas
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    screenshot(page, "sketch-toolbar")
+
+
+def test_a_noisy_off_centre_photo_is_classified(page, app_url, small_cnn_run):
+    """A product photo (dark on white, off-centre, noise, JPEG) of a test image the model knows."""
+    run, model, split = small_cnn_run
+    condition = photos.BY_NAME["product_jpeg"]
+    for index in range(100):  # the first test image that the model gets right from this photo
+        picture = photos.photo(split.x_test[index], condition, seed=index)
+        steps = images.from_upload(picture)
+        probs = predict.predict(model, steps.final)
+        if int(probs.argmax()) == int(split.y_test[index]) and probs.max() > 0.6:
+            break
+    truth = CLASS_NAMES[int(split.y_test[index])]
+    page.set_viewport_size({"width": 1400, "height": 2100})
+    page.goto(app_url + "/sketch?source=Upload")
+    wait_for_app(page)
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": picture}])
+    headline = page.get_by_role("heading", name=HEADLINE)
+    headline.wait_for()
+    page.get_by_role("heading", name="What the model sees").wait_for()
+    page.get_by_text("Closest in raw pixels").wait_for()
+    wait_for_app(page)
+    name, pct = HEADLINE.match(headline.inner_text()).groups()
+    assert name == truth and int(pct) == round(100 * probs.max())
+    for caption in predict.STEP_CAPTIONS:
+        expect(page.get_by_text(caption, exact=True)).to_be_visible()
+    screenshot(page, "sketch-photo-steps")

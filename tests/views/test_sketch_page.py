@@ -1,4 +1,4 @@
-"""The sketch page under AppTest: no run, a bad upload, a picked test image, a blank canvas."""
+"""The sketch page under AppTest: no run, a bad upload, a picked test image, a blank canvas, a photo's warnings."""
 from __future__ import annotations
 
 import shutil
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import data, predict
+from fmnist import data, photos, predict, saliency, segment
+from fmnist.images import from_upload
 from fmnist.artifacts import MajorityModel
 from fmnist.config import ModelSpec
 from fmnist.data import CLASS_NAMES
@@ -121,4 +122,32 @@ def test_a_good_upload_shows_every_step_and_the_prediction(store, with_dataset, 
     assert not at.exception and not at.error
     assert [c for img in at.get("image") for c in img.captions] == list(predict.STEP_CAPTIONS)
     probs = tiny_mlp.predict_proba(from_upload(picture).final[None])[0]
+    assert f"# {CLASS_NAMES[int(probs.argmax())]}, {probs.max():.0%}" in texts(at.markdown)
+
+
+def test_the_saliency_map_is_explained(store, with_dataset, tiny_mlp, split, page):
+    add_finished_run(store, tiny_mlp, TINY_MLP, with_dataset.models_dir)
+    at = page()
+    at.session_state["source"] = "Pick a test image"
+    at.run()
+    probs = tiny_mlp.predict_proba(split.x_test[:1])[0]
+    expected = saliency.EXPLANATION.format(name=CLASS_NAMES[int(probs.argmax())])
+    assert expected in texts(at.caption)
+
+
+def test_a_photo_with_a_frame_and_a_tag_says_what_it_guessed(store, with_dataset, tiny_mlp, split, page):
+    """A noisy, off-centre phone-like photo: the page names the frame it ignored, and classifies the item."""
+    add_finished_run(store, tiny_mlp, TINY_MLP, with_dataset.models_dir)
+    frame = photos.Condition("frame+tag", "", frame=True, clutter=True, noise=4.0, jpeg=80)
+    picture = photos.photo(split.x_test[1], frame, seed=5)
+    steps = from_upload(picture)
+    at = page()
+    at.session_state["source"] = "Upload"
+    at.run()
+    at.file_uploader[0].upload("photo.jpg", picture, "image/jpeg").run()
+    assert not at.exception and not at.error
+    shown = texts(at.warning)
+    assert segment.FRAME in shown and "Several items in the picture: took the largest." in shown
+    assert shown == list(steps.warnings)
+    probs = tiny_mlp.predict_proba(steps.final[None])[0]
     assert f"# {CLASS_NAMES[int(probs.argmax())]}, {probs.max():.0%}" in texts(at.markdown)
