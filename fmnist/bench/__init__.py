@@ -8,4 +8,4 @@ pages (cold renders, a 10,000-run results table, live-chart latency),
 scale (epoch time against data size and parameter count), slots (two runs at once against the same two
 one after another), load (a class of browser sessions on one server while two runs train)."""
 
-GROUP_NAMES = ("data", "overhead", "notebook", "predict", "inside", "pages", "scale", "slots", "load")
+GROUP_NAMES = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load")
