@@ -61,7 +61,7 @@ seen.markdown(guess)
 cam_col.plotly_chart(charts.gradcam_overlay(image, look.cam, title="Grad-CAM: where it looks"), width="stretch")
 cam_col.caption(inside.about_cam(look, CLASS_NAMES))
 
-st.subheader("First layer: its filters")
+st.subheader("What the first layer looks for")
 st.plotly_chart(grid, width="stretch")
 st.caption(inside.about_first_layer(weights))
 
