@@ -59,6 +59,8 @@ def test_the_reasons_read_like_the_local_executors():
     assert ended_reason("FAILED", "Job entrypoint command failed with exit code -9, last ...", -9) == \
         "worker died: signal 9"
     assert ended_reason("FAILED", "Job entrypoint command failed with exit code 3, ...", 3) == "worker died: exit code 3"
+    assert ended_reason("FAILED", "Job entrypoint command failed with exit code 137, ...", 137) == \
+        "worker died: signal 9"  # the entrypoint's shell outlived the worker it ran
     assert ended_reason("STOPPED", "Job was intentionally stopped.", None) == "worker stopped through Ray (ray job stop)"
     assert ended_reason("FAILED", "Job supervisor actor died.\nmore", None) == "worker died: Job supervisor actor died."
     assert ended_reason("SUCCEEDED", "Job finished successfully.", 0) == "worker exited without ending its run"

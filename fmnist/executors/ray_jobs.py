@@ -49,6 +49,7 @@ NET_KINDS = ("mlp", "cnn", "resnet")
 GPU_CHECK_S = 30   # how long the cluster's GPU count is trusted: nodes come and go
 CONNECT_TIMEOUT_S = 3
 LOG_TAIL_CHARS = 20_000
+SHELL_SIGNAL = 128  # a shell's exit status for a child killed by signal N is 128 + N
 AGENT_WAIT_S = 30  # a freshly started head answers "no available agent, try again later" for some seconds
 RAY_INSTALL = 'python -m pip install "ray[default]"'
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # fmnist/
@@ -118,6 +119,8 @@ def ended_reason(status: str, message: str | None, exit_code: int | None) -> str
         return "worker exited without ending its run"
     if exit_code is not None and exit_code < 0:
         return f"worker died: signal {-exit_code}"
+    if exit_code is not None and SHELL_SIGNAL < exit_code < SHELL_SIGNAL + 32:  # Ray's shell reports 128 + N
+        return f"worker died: signal {exit_code - SHELL_SIGNAL}"
     if exit_code is not None:
         return f"worker died: exit code {exit_code}"
     return f"worker died: {_one_line(message) or 'its Ray job failed'}"
