@@ -687,10 +687,10 @@ def _parcoords_axis(name: str, column: pd.Series, log_scale: bool) -> dict:
     return dict(label=name, values=values, **ticks)
 
 
-def history_curves(epochs: pd.DataFrame, starts: dict[int, int], title: str = "") -> go.Figure:
+def history_curves(epochs: pd.DataFrame | list[dict], starts: dict[int, int], title: str = "") -> go.Figure:
     """``training_curves`` over a whole lineage, a dashed line where each continuation took over
     (``starts``: {the epoch after which it began: its run id})."""
-    fig = training_curves(epochs, title=title or "Training curves, the whole history")
+    fig = training_curves(pd.DataFrame(epochs), title=title or "Training curves, the whole history")
     for epoch, run_id in sorted(starts.items()):
         _add_epoch_marker(fig, epoch + 0.5, f"continued as #{run_id}", "#7f3fbf", 0.02)
     return fig

@@ -90,7 +90,8 @@ def group_frame(groups: dict[str, list[Run]]) -> pd.DataFrame:
         rows.append(row)
     columns = ["Group", "Model", "Preset", "Runs", "Finished", "Seeds"] + [
         f"{label} {stat}" for _, label in ACCURACIES for stat in ("mean", "std")]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({c: float for c in columns[6:]})  # a column of only None stays numeric (NaN)
 
 
 def group_curves(store: Store, members: list[Run]) -> list[pd.DataFrame]:

@@ -59,7 +59,7 @@ st.caption("A sweep tries a preset with other hyperparameters: Optuna picks each
            "poor trial early. Each trial is an ordinary run: in the queue, stoppable, in the Results table.")
 with st.expander("Start a sweep", expanded=not sweep_store.sweeps(store(), limit=1)):
     sweep_form()
-known = {s.id: f"#{s.id} {s.name} · {s.status}" for s in sweep_store.sweeps(store())}
+known = {s.id: f"#{s.id} {s.name}" for s in sweep_store.sweeps(store())}  # its status is in the caption below
 asked = st.query_params.get("sweep", "")
 current = int(asked) if asked.isdigit() and int(asked) in known else next(iter(known), None)
 if current is None:

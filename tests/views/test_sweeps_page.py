@@ -130,6 +130,12 @@ def test_the_train_page_continues_a_finished_run_and_repeats_it_with_seeds(quiet
     [child] = store.runs(statuses=("queued",))
     assert child.parent_id == run.id and child.run_config().epochs == 3 and child.run_config().initial_epoch == 2
     assert at.query_params["run"] in (str(child.id), [str(child.id)])
+    at = page("train.py", run=child.id)  # the continuation: its own curves, then the whole history
+    history = plotly.io.from_json(at.get("plotly_chart")[1].proto.spec)
+    assert history.layout.title.text == "base +3 epochs: the whole history"
+    assert [a.text for a in history.layout.annotations].count(f"continued as #{child.id}") == 2
+    assert plotly_array(history.data[1].x) == [1, 2]  # the parent's epochs; the child has none yet
+    assert not [b for b in at.button if b.label.startswith("Continue ")]  # queued: nothing to continue from yet
     at = page("train.py", run=run.id)
     next(b for b in at.button if b.label == "Repeat with 3 seeds").click().run()
     repeats = [r for r in store.runs(statuses=("queued",)) if r.group_key]
