@@ -57,10 +57,11 @@ class ClassSize:
 
 
 def class_size(plan) -> ClassSize:
-    """The plan's class, unless FMNIST_LOAD_SESSIONS / FMNIST_LOAD_SECONDS say otherwise."""
+    """The plan's class, unless FMNIST_LOAD_SESSIONS / FMNIST_LOAD_SECONDS / FMNIST_LOAD_OPEN_TIMEOUT say otherwise."""
     sessions = int(os.environ.get("FMNIST_LOAD_SESSIONS") or plan.load_sessions)
     seconds = float(os.environ.get("FMNIST_LOAD_SECONDS") or plan.load_seconds)
-    return ClassSize(max(1, sessions), max(5.0, seconds))
+    patience = float(os.environ.get("FMNIST_LOAD_OPEN_TIMEOUT") or 60)
+    return ClassSize(max(1, sessions), max(5.0, seconds), max(5.0, patience))
 
 
 def missing_tools() -> str | None:
@@ -83,7 +84,9 @@ def run(ctx) -> list[Figure]:
     ctx.split()  # build the dataset cache once; the server's workspace gets a copy
     shots = ctx.settings.home / "bench-load"  # the first session's view of each page, beside the report
     result = measure(ctx.tmp / "load-home", size, cache_from=ctx.settings.cache_dir, log=ctx.log, shots=shots)
-    ctx.notes.append(f"load: screenshots of the first session's pages in {shots}")
+    (shots / "load-result.json").write_text(json.dumps(result))
+    shutil.copy(ctx.tmp / "load-home" / "streamlit.log", shots / "streamlit.log")
+    ctx.notes.append(f"load: screenshots of the first session's pages, the raw result and the server log in {shots}")
     stats = summarise(result)
     ctx.tables["load"] = [{"figure": k, "n": v["n"], "p50 s": v["p50"], "p95 s": v["p95"], "max s": v["max"]}
                           for k, v in stats.items() if v["n"]]
@@ -257,6 +260,7 @@ class _Sampler:
         self._procs: dict[str, psutil.Process] = {}
         self._peak: dict[str, float] = {}
         self._min_available = float("inf")
+        self._cpu: dict[str, dict[int, float]] = {}  # CPU seconds each process used, by role and pid
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -274,19 +278,22 @@ class _Sampler:
     def _loop(self) -> None:
         while not self._done.wait(1.0):
             server = self._procs.get("server")
-            workers = _children(server, "fmnist.worker") if server else []
-            self._peak["workers"] = max(self._peak.get("workers", 0.0), _rss(workers))
-            if server:
-                self._peak["server"] = max(self._peak.get("server", 0.0), _rss([server]))
-            if driver := self._procs.get("browser sessions"):
-                self._peak["browser sessions"] = max(self._peak.get("browser sessions", 0.0),
-                                                     _rss([driver, *_children(driver)]))
+            driver = self._procs.get("browser sessions")
+            roles = {"workers": _children(server, "fmnist.worker") if server else [],
+                     "server": [server] if server else [],
+                     "browser sessions": [driver, *_children(driver)] if driver else []}
+            for role, procs in roles.items():
+                if procs:
+                    self._peak[role] = max(self._peak.get(role, 0.0), _rss(procs))
+                    self._cpu.setdefault(role, {}).update(_cpu_seconds(procs))
             self._min_available = min(self._min_available, psutil.virtual_memory().available)
 
     def peaks(self) -> dict[str, float]:
+        """Peak resident memory (summed over processes, so shared pages count more than once) and CPU seconds."""
         out = {f"{k} peak GiB": round(v / 2**30, 2) for k, v in self._peak.items()}
         if self._min_available != float("inf"):
             out["least available GiB"] = round(self._min_available / 2**30, 2)
+        out.update({f"{k} CPU s": round(sum(v.values()), 1) for k, v in self._cpu.items()})
         return out
 
 
@@ -303,6 +310,17 @@ def _children(proc: psutil.Process, module: str | None = None) -> list[psutil.Pr
         try:
             if module in p.cmdline():
                 out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
+    out = {}
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
         except psutil.Error:
             continue
     return out
@@ -384,6 +402,11 @@ def findings(result: dict, stats: dict, size: ClassSize) -> list[str]:
         key = f"{e['page']}: {e['kind']}: {e['text'][:200]}"
         seen[key] = seen.get(key, 0) + 1
     lines += [f"load: page error x{n}: {text}" for text, n in seen.items()]
+    stalls: dict[str, int] = {}
+    for st in pooled(result, "stalls"):
+        key = f"{st['page']}: {st['error'][:120]}"
+        stalls[key] = stalls.get(key, 0) + 1
+    lines += [f"load: never finished x{n}: {text}" for text, n in sorted(stalls.items(), key=lambda kv: -kv[1])]
     kinds: dict[str, int] = {}
     for tb in result["tracebacks"]:
         last = tb.strip().splitlines()[-1][:200]
