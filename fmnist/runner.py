@@ -9,7 +9,7 @@ import time
 import traceback
 from contextlib import contextmanager
 
-from fmnist import artifacts, system
+from fmnist import artifacts, data, system
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError, load_split
 from fmnist.nets import WeightsError
@@ -71,6 +71,8 @@ def execute(store: Store, settings: Settings, run_id: int, proc_start: float | N
 def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
     try:
         config = run.run_config()
+        if settings.executor != "local" and (missing := data.missing_dataset_message(settings)):
+            raise DatasetError(missing)  # a cluster node without the dataset: say which and what to install
         split = load_split(settings)
         result = fit(config, split, store_hooks(store, run_id, settings.run_time_limit))
         if result.stop_reason:

@@ -39,6 +39,8 @@ def judge(run: Run, settings: Settings, executor: Executor, now: float | None = 
     alive = executor.liveness(run.handle)
     if not alive.alive:
         return "failed", alive.reason or "worker died", False
+    if alive.pending:  # the cluster has not placed it yet; a stop request still ends it
+        return ("stopped", "removed before it started", True) if run.stop_requested_at else None
     if beat_age > settings.heartbeat_timeout:
         return "failed", f"no heartbeat for {settings.heartbeat_timeout} s", True
     if run.stop_requested_at and now - run.stop_requested_at > STOP_GRACE_S:
@@ -67,7 +69,7 @@ def reap(store: Store, settings: Settings, executor: Executor) -> list[int]:
 def schedule(store: Store, settings: Settings, executor: Executor) -> list[int]:
     """Claim queued runs for the free slots (one transaction), then launch each outside it."""
     started = []
-    for run_id in store.claim_next(settings.slots, executor.name):
+    for run_id in store.claim_next(slots(settings, executor), executor.name):
         try:
             handle = executor.start(run_id)
         except Exception as exc:  # noqa: BLE001 - whatever the executor raised, the run must not stay claimed
@@ -77,6 +79,18 @@ def schedule(store: Store, settings: Settings, executor: Executor) -> list[int]:
             executor.cancel(handle)
         started.append(run_id)
     return started
+
+
+def slots(settings: Settings, executor: Executor) -> int:
+    """Runs at once: this machine's slots, or what a cluster can place (no more, or they would wait unbeating)."""
+    capacity = getattr(executor, "capacity", None)
+    if capacity is None:
+        return settings.slots
+    try:
+        return capacity()
+    except Exception as exc:  # noqa: BLE001 - an unreachable cluster starts nothing new this tick
+        log.warning("cluster capacity unknown: %s", exc)
+        return 0
 
 
 def tick(store: Store, settings: Settings, executor: Executor) -> tuple[list[int], list[int]]:

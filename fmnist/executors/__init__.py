@@ -12,6 +12,7 @@ from typing import Protocol
 class Liveness:
     alive: bool
     reason: str | None = None  # why the work ended, in a user's words, when alive is False
+    pending: bool = False      # alive but not started yet (waiting for the cluster's resources): no heartbeat owed
 
 
 class Executor(Protocol):

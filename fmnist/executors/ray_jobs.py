@@ -262,7 +262,7 @@ class RayExecutor:
             return Liveness(alive=True)
         status = str(getattr(info.status, "value", info.status))
         if status in ("PENDING", "RUNNING"):
-            return Liveness(alive=True)
+            return Liveness(alive=True, pending=status == "PENDING")
         return Liveness(False, ended_reason(status, info.message, info.driver_exit_code))
 
     def cancel(self, handle: str) -> None:
