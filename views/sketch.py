@@ -1,7 +1,7 @@
 """Sketch: draw, upload or pick a garment; see what the model sees, what it predicts, and why."""
 import streamlit as st
 
-from fmnist import charts, predict, saliency
+from fmnist import charts, inside, predict, saliency
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import UPLOAD_TYPES, ImageError, from_canvas, from_upload
@@ -47,6 +47,8 @@ else:
             st.stop()
         st.image(predict.thumbnail(image, 224), caption=f"True label: {CLASS_NAMES[truth]}")
 image = steps.final if steps is not None and not steps.blank else image
+if steps is not None and not steps.blank:
+    st.session_state[inside.SKETCH_KEY] = steps.final  # the Inside page can look at this drawing
 if image is None:
     right.info(waiting)
     st.stop()
