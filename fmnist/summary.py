@@ -25,7 +25,7 @@ PAGE_SIZE = 50
 # The columns the page shows by default: the rest (hyperparameters, errors) are one toggle away, so the
 # table fits a projector's width.
 MAIN_COLUMNS = ["Best", "Run", "Model", "User", "Status", "Train accuracy", "Val accuracy", "Test accuracy", "Gap",
-                "Params", "Epochs", "Seconds"]
+                "Params"]
 # Train minus validation accuracy above 5 points: the model fits its training images much better than new ones.
 OVERFIT_GAP = 0.05
 
@@ -150,30 +150,56 @@ def with_notebook(frame: pd.DataFrame) -> pd.DataFrame:
     return both.astype({c: "Int64" for c in ("Run", "Params", "Epochs", "Batch", "Test views") if c in both})
 
 
-def styled(frame: pd.DataFrame):
-    """Accuracies as percentages, the best run's row highlighted, a large train-validation gap in red.
+FORMATS = {**{c: "{:.2%}" for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
+           "Run": "{:.0f}", "Epochs": "{:.0f}", "Batch": "{:.0f}", "Test views": "{:.0f}", "Rank": "{:.0f}",
+           "Finished runs": "{:.0f}"}
+EMPTY = "–"
+# Headers on screen: the short forms keep the table within a projector's width (the CSV keeps the long ones).
+SHORT_LABELS = {"Train accuracy": "Train", "Val accuracy": "Val", "Test accuracy": "Test", "Seconds": "Time (s)",
+                "Test views": "Test looks", "Early stopping": "Early stop"}
+WIDTHS = {"Best": 80, "Model": 175, "Test accuracy": 200}
 
-    A locked test accuracy is shown as LOCKED but held as an empty number, so the column stays numeric (it sorts
-    as numbers, and a table of floats and words is not what Arrow, under st.dataframe, accepts)."""
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as a person reads it, every cell text: percentages, LOCKED in words, "–" where there is nothing
+    (st.dataframe draws an empty number as "None"). Numbers are padded on the left to one width, so sorting a
+    column in the grid still puts them in numeric order."""
+    shown = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        cells = [_cell(v, FORMATS.get(col)) for v in frame[col]]
+        width = max((len(text) for text, number in cells if number), default=0)
+        shown[col] = [text.rjust(width) if number else text for text, number in cells]
+    return shown
+
+
+def _cell(value, fmt: str | None) -> tuple[str, bool]:
+    if isinstance(value, str):
+        return value, False
+    if value is None or pd.isna(value):
+        return EMPTY, False
+    if isinstance(value, (int, float)) or pd.api.types.is_number(value):
+        return (fmt.format(value) if fmt else f"{value:g}"), True
+    return str(value), False
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of numbers (to align right): those with a format, or of a numeric dtype."""
+    return [c for c in frame.columns if c in FORMATS or pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def styled(frame: pd.DataFrame):
+    """display_frame, with the best run's row highlighted and a large train-validation gap in red."""
+    best = frame["Best"].eq(BEST_MARK) if "Best" in frame else pd.Series(False, frame.index)
+    gap = pd.to_numeric(frame["Gap"], errors="coerce") if "Gap" in frame else pd.Series(float("nan"), frame.index)
+
     def best_row(row):
-        return ["background-color: #fff3c4; font-weight: bold" if row.get("Best") == BEST_MARK else ""] * len(row)
+        return ["background-color: #fff3c4; font-weight: bold" if best[row.name] else ""] * len(row)
 
     def overfit(col):
-        return ["color: #c0392b; font-weight: bold" if pd.notna(v) and v > OVERFIT_GAP else "" for v in col]
+        return ["color: #c0392b; font-weight: bold" if gap[i] > OVERFIT_GAP else "" for i in col.index]
 
-    locked = frame["Test accuracy"].eq(LOCKED) if "Test accuracy" in frame else pd.Series(False, frame.index)
-    data = frame.copy()
-    for col in ACCURACY_COLUMNS:
-        if col in data:
-            data[col] = pd.to_numeric(data[col].where(~locked) if col == "Test accuracy" else data[col],
-                                      errors="coerce")
-    formats = {**{c: "{:.2%}" for c in ACCURACY_COLUMNS}, "LR": "{:g}", "Seconds": "{:.1f}", "Params": "{:,.0f}",
-               "Epochs": "{:.0f}", "Batch": "{:.0f}", "Test views": "{:.0f}"}
-    styler = (data.style.format(na_rep="–")  # every empty cell, text columns too, reads "–" rather than "None"
-              .format({c: f for c, f in formats.items() if c in data.columns}, na_rep="–"))
-    if locked.any():
-        styler = styler.format(lambda _: LOCKED, subset=pd.IndexSlice[locked[locked].index, ["Test accuracy"]])
-    return styler.apply(best_row, axis=1).apply(overfit, subset=[c for c in ["Gap"] if c in data.columns])
+    styler = display_frame(frame).style.apply(best_row, axis=1)
+    return styler.apply(overfit, subset=["Gap"]) if "Gap" in frame else styler
 
 
 def delete_run(store: Store, settings: Settings, run_id: int) -> Run | None:

@@ -13,10 +13,6 @@ GALLERY = 24  # images shown at once: four rows of six stay readable on a projec
 URL_KEY = "model"  # ?model=ID: the final model chosen, kept in the link
 
 
-def _keep_in_url() -> None:
-    st.query_params[URL_KEY] = str(st.session_state["final"])
-
-
 def _evaluate(run_id: int) -> None:
     """A callback, so everything drawn after it (the count of looks) already includes this one."""
     settings = lab_settings()
@@ -47,7 +43,9 @@ def final_model(db: Store) -> None:
     elif st.session_state.get("final") not in (None, *by_id):  # deleted since: back to the best
         del st.session_state["final"]
     run_id = st.selectbox("Final model, chosen on validation accuracy (best first)", list(by_id), key="final",
-                          format_func=lambda i: summary.final_label(by_id[i]), on_change=_keep_in_url)
+                          format_func=lambda i: summary.final_label(by_id[i]))
+    if st.query_params.get(URL_KEY) != str(run_id):  # the choice, even the default one, goes into the link
+        st.query_params[URL_KEY] = str(run_id)
     st.button(f"Evaluate run #{run_id} on the test set", type="primary", on_click=_evaluate, args=(run_id,))
     if error := st.session_state.pop("eval_error", None):
         st.error(error)

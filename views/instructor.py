@@ -5,6 +5,7 @@ from fmnist import classroom, jobs, summary
 from fmnist.store import ACTIVE, StoreError
 from views._classroom import classroom_config
 from views._common import lab_settings, store
+from views._tables import columns
 
 
 def _login(encoded: str) -> None:
@@ -53,7 +54,7 @@ def leaderboard(db, settings) -> None:
     board = classroom.leaderboard(db, rnd)
     st.caption("Each student's best finished run of the round, by validation accuracy. Test accuracy stays locked "
                "until you reveal it at the end of the round" + (": revealed." if rnd.revealed_at else "."))
-    st.dataframe(summary.styled(board), hide_index=True, key="board")
+    st.dataframe(summary.styled(board), hide_index=True, key="board", column_config=columns(board))
     left, right = st.columns(2)
     left.button("Reveal test accuracy (end of round)", type="primary", disabled=bool(rnd.revealed_at) or board.empty,
                 on_click=_do, args=(_reveal,), help="Counts one look at the test set for each best run shown.")
@@ -63,7 +64,8 @@ def leaderboard(db, settings) -> None:
 def runs_panel(db, settings) -> None:
     users = st.multiselect("Students", db.users(), key="students", placeholder="every student")
     frame = summary.table_page(db, summary.Filters(users=tuple(users)), size=200)
-    st.dataframe(summary.styled(frame), hide_index=True, column_order=summary.MAIN_COLUMNS, key="all_runs")
+    st.dataframe(summary.styled(frame), hide_index=True, column_order=summary.MAIN_COLUMNS, key="all_runs",
+                 column_config=columns(frame))
     active = db.runs(statuses=ACTIVE, order="queue")
     st.subheader(f"In progress ({len(active)})")
     for run in active:

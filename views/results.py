@@ -7,6 +7,7 @@ from views._classroom import classroom_config
 from views._common import store
 from views._results_edit import edit_runs
 from views._results_test import final_model
+from views._tables import columns
 from views._seed_groups import seed_groups
 
 
@@ -34,11 +35,9 @@ def runs_table(db) -> None:
     every = right.toggle("Show every column (hyperparameters, errors)", key="all_columns")
     shown = summary.with_notebook(frame) if notebook else frame
     st.caption(summary.table_caption(total, db.best_val()))
-    st.dataframe(summary.styled(shown), hide_index=True, key="table",
-                 column_order=None if every else summary.MAIN_COLUMNS,
-                 column_config={"Model": st.column_config.TextColumn(width=260),
-                                "Best": st.column_config.TextColumn(width=90)})
-    buttons = st.columns([1, 1, 2])
+    st.dataframe(summary.styled(shown), hide_index=True, key="table", column_config=columns(shown),
+                 column_order=None if every else summary.MAIN_COLUMNS)
+    buttons = st.columns([3, 3, 4])
     buttons[0].download_button("Download this table as CSV", summary.to_csv(shown), "fmnist-runs.csv", "text/csv",
                                icon=":material/download:")
     if not classroom_config().on:  # in a class, the instructor reveals test scores at the end of the round

@@ -42,6 +42,10 @@ def test_download_csv_and_open_a_confusion_cell(page, app_url, trained, tmp_path
     page.get_by_role("button", name="Rename").wait_for()
     wait_for_app(page)
     screenshot(page, "results")
+    # the table fits the page: no column hidden off to the right
+    widths = page.evaluate("() => { const s = document.querySelector('[data-testid=stDataFrame] .dvn-scroller');"
+                           " return [s.scrollWidth, s.clientWidth]; }")
+    assert widths[0] <= widths[1] + 1, widths
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download this table as CSV").click()
@@ -51,13 +55,17 @@ def test_download_csv_and_open_a_confusion_cell(page, app_url, trained, tmp_path
     assert by_id[forest_id][2] == "e2e forest" and by_id[majority_id][2] == "e2e majority"
     assert float(by_id[forest_id][4]) == pytest.approx(store.get(forest_id).val_acc)
     assert by_id[forest_id][0] == "★ best val" or store.best_val().id != forest_id
+    assert by_id[forest_id][5] == "locked: choose on validation"  # nobody has opened its test evaluation yet
 
     page.get_by_role("tab", name="Final model on the test set").click()
     page.get_by_label("Final model, chosen on validation accuracy (best first)").first.wait_for()
-    if store.best_val().id != forest_id:  # another test's run may rank first: pick ours
-        page.get_by_label("Final model, chosen on validation accuracy (best first)").click()
-        page.get_by_role("option", name=f"#{forest_id} e2e forest", exact=False).click()
-        wait_for_app(page)
+    page.get_by_label("Final model, chosen on validation accuracy (best first)").click()
+    page.get_by_role("option", name=f"#{forest_id} e2e forest", exact=False).click()
+    wait_for_app(page)
+    assert f"model={forest_id}" in page.url and "tab=Final" in page.url  # the choice is in the link
+    page.reload()
+    page.get_by_role("button", name=f"Evaluate run #{forest_id} on the test set").wait_for()  # kept after a reload
+    page.get_by_text(f"Run #{forest_id}'s test accuracy is still locked").wait_for()
     page.get_by_role("button", name=f"Evaluate run #{forest_id} on the test set").click()
     page.get_by_text("has been evaluated on the test set 1 time(s)").wait_for()
     wait_for_app(page)
@@ -85,7 +93,29 @@ def test_download_csv_and_open_a_confusion_cell(page, app_url, trained, tmp_path
     gallery.scroll_into_view_if_needed()
     titles = gallery.locator(".annotation-text").all_text_contents()
     assert len(titles) == min(24, cm[true, pred])
-    assert all(t.startswith(f"{CLASS_NAMES[true]} → {CLASS_NAMES[pred]} (") for t in titles)
+    assert all(t.startswith(CLASS_NAMES[true]) and f"→ {CLASS_NAMES[pred]} " in t for t in titles)
+    boxes = [a.bounding_box() for a in gallery.locator("g.annotation").all()
+             if "→" in (a.text_content() or "")]
+    for i, a in enumerate(boxes):  # no two captions overlap
+        for b in boxes[i + 1:]:
+            apart = a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or \
+                a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+            assert apart, (a, b)
     page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside: a tall window shows it all
     chart.scroll_into_view_if_needed()
     screenshot(page, "results-confusion")
+
+
+def test_compare_labels_points_by_id(page, app_url, trained):
+    store, (majority_id, forest_id) = trained
+    page.goto(app_url + "/results?tab=Compare")
+    page.get_by_text("Validation accuracy against").wait_for()
+    page.get_by_test_id("stRadio").locator("label").filter(has_text="seconds").click()  # baselines have no params
+    scatter = page.locator(".js-plotly-plot").filter(has_text="Validation accuracy vs Seconds").first
+    scatter.wait_for()
+    wait_for_app(page)
+    scatter.scroll_into_view_if_needed()
+    screenshot(page, "results-compare")
+    tags = [t.strip() for t in scatter.locator("g.textpoint").all_text_contents()]
+    assert f"#{forest_id}" in tags and all(t.startswith("#") for t in tags)  # short tags; the names are in the hover
+    screenshot(page, "results-compare")
