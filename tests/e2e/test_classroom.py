@@ -90,6 +90,7 @@ def test_instructor_and_student_side_by_side(browser, class_server):
     name.fill("ana")
     name.press("Enter")
     wait_for_app(student)
+    student.wait_for_function("() => document.cookie.includes('fmnist_user=ana')")  # the browser keeps it
     student.reload()
     student.get_by_text("Why accuracy?").wait_for()  # no class password asked again
     assert student.get_by_label("Your name", exact=True).input_value() == "ana"
@@ -128,10 +129,14 @@ def test_instructor_and_student_side_by_side(browser, class_server):
     teacher.get_by_role("button", name="Set this cap").click()
     teacher.get_by_text("bo may have 1 active run(s).").wait_for()
     assert store.user_caps() == {"bo": 1}
+    teacher.get_by_role("button", name="Set this cap").wait_for()  # the form is back under the message
+    wait_for_app(teacher)
     screenshot(teacher, "classroom-instructor-caps")
     teacher.get_by_role("tab", name="Leaderboard").click()
     teacher.get_by_role("button", name="Reveal test accuracy (end of round)").click()
     teacher.get_by_text("Test accuracy revealed").wait_for()
+    teacher.get_by_role("button", name="Start a new round").wait_for()
+    assert teacher.get_by_role("button", name="Reveal test accuracy (end of round)").is_disabled()
     wait_for_app(teacher)
     screenshot(teacher, "classroom-instructor-revealed")
     assert store.get(ids["ana cnn"]).test_views == 1 and store.get(ids["bo forest"]).test_views == 1
