@@ -64,17 +64,21 @@ def test_a_sweep_on_parallel_coordinates(page, app_url, lab):
     page.goto(f"{app_url}/sweeps?sweep={sweep_id}")
     page.get_by_role("heading", name=f"#{sweep_id} e2e lr sweep").wait_for()
     wait_until(lambda: sweep_store.get_sweep(store, sweep_id).status == "done", what="the sweep finishing")
+    page.get_by_text("done · grid sampler").wait_for(timeout=60_000)  # the page has seen the last trial told
     page.get_by_text("Best so far: trial").wait_for(timeout=60_000)
     wait_for_app(page)
     page.wait_for_function(f"() => ({AXIS_TITLES})().length >= 2")
     assert page.evaluate(AXIS_TITLES) == ["Learning rate", "Val accuracy"]
-    ticks = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .parcoords .tick text')]"
-                          ".map(t => t.textContent)")
-    assert "0.001" in ticks and "0.01" in ticks
-    best = max(store.runs(sweep_id=sweep_id), key=lambda r: r.val_acc)
-    assert page.get_by_text(f"(run #{best.id}), validation accuracy {best.val_acc:.4f}").is_visible()
+    # the grid's values on the learning-rate axis (a tick, or the label plotly puts at an axis's end)
+    texts = "() => [...document.querySelectorAll('.js-plotly-plot .parcoords text')].map(t => t.textContent)"
     page.locator(".js-plotly-plot .parcoords").first.scroll_into_view_if_needed()
     screenshot(page, "sweep-parallel-coordinates")
+    try:
+        page.wait_for_function(f"() => ({texts})().includes('0.001') && ({texts})().includes('0.01')", timeout=15_000)
+    finally:
+        print(page.evaluate(texts))
+    best = max(store.runs(sweep_id=sweep_id), key=lambda r: r.val_acc)
+    assert page.get_by_text(f"(run #{best.id}), validation accuracy {best.val_acc:.4f}").is_visible()
 
 
 def test_continue_draws_one_history(page, app_url, lab, finished_run):
