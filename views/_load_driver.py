@@ -195,10 +195,10 @@ class Session:
 
     async def _progress_text(self, page) -> str:
         try:
-            bar = page.get_by_test_id("stProgress")
-            return (await bar.first.inner_text(timeout=10_000)) if await bar.count() else ""
-        except (PlaywrightTimeout, PlaywrightError):
-            return ""
+            # waits for the bar: right after the page settles the live fragment may not have drawn it yet
+            return await page.get_by_test_id("stProgress").first.inner_text(timeout=30_000)
+        except (PlaywrightTimeout, PlaywrightError) as exc:
+            return f"(unread: {str(exc).splitlines()[0][:100]})"
 
     def result(self) -> dict:
         intervals = [b - a for visit in self.wire.finishes for a, b in itertools.pairwise(visit)]
