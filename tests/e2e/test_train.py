@@ -29,9 +29,9 @@ def choose(page, label: str, option: str) -> None:
     wait_for_app(page)
 
 
-def start(page, epochs: int) -> int:
+def start(page, epochs: int, images: str = "300") -> int:
     """Fill the quick settings, start, and return the run id the page put into the URL."""
-    fill(page, "Training images", "300")
+    fill(page, "Training images", images)
     fill(page, "Epochs (at most)", str(epochs))
     before = page.url
     page.get_by_role("button", name="Start training").click()
@@ -156,7 +156,8 @@ def test_the_time_left_counts_down_between_epochs_and_a_queued_run_waits(page, a
     choose(page, "Model", "Multi CNN")  # epochs of seconds: time for the page to poll within one
     page.locator("textarea[aria-label='Convolution layers']").wait_for()
     expect(page.locator("input[aria-label='Training images']")).to_have_count(1)  # the old form is gone
-    slow = start(page, epochs=30)
+    # epochs of several seconds: the page polls every 2 s and only learns an epoch ended when it polls
+    slow = start(page, epochs=30, images="5000")
     fill(page, "Run name", "waits its turn")
     waiting = start(page, epochs=30)
     expect(page.locator(PROGRESS)).to_have_text("Queued · waiting for a free training slot, #1 in line")
