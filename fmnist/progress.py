@@ -223,9 +223,14 @@ def queue_rows(active: list[Run], now: float | None = None) -> list[dict]:
     rows = []
     for position, run in enumerate(r for r in active if r.status == "queued"):
         rows.append(_queue_row(run, f"waiting, #{position + 1} in line", now - run.created_at))
-    running = [_queue_row(r, f"running, epoch {r.epochs or 0} of {_total(r)}", now - (r.started_at or now))
+    running = [_queue_row(r, f"running, epoch {_own_epochs(r)} of {_total(r)}", now - (r.started_at or now))
                for r in active if r.status == "running"]
     return running + rows
+
+
+def _own_epochs(run: Run) -> int:
+    """Epochs this run has trained (a continued run's epoch numbers start after its parent's)."""
+    return max((run.epochs or 0) - run.run_config().initial_epoch, 0)
 
 
 def _total(run: Run) -> int:

@@ -63,26 +63,25 @@ def execute(store: Store, settings: Settings, run_id: int, proc_start: float | N
     if run is None:
         raise RunGone(f"run {run_id} does not exist")
     store.mark_running(run_id, os.getpid(), proc_start, socket.gethostname())
-    system.limit_threads(settings.threads_per_run)
-    with beating(store, run_id):
+    with beating(store, run_id):  # from before TensorFlow's import, which can take a minute on a busy machine
         return _execute(store, settings, run, run_id)
 
 
 def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
     try:
+        system.limit_threads(settings.threads_per_run)
         config = run.run_config()
         if settings.executor != "local" and (missing := data.missing_dataset_message(settings)):
             raise DatasetError(missing)  # a cluster node without the dataset: say which and what to install
         split = load_split(settings)
+        if run.parent_id and config.initial_model:  # a continued run on a node that lacks the parent's file
+            artifacts.fetch(store, store.get(run.parent_id), settings.models_dir)
         result = fit(config, split, store_hooks(store, run_id, settings.run_time_limit))
-        if result.stop_reason:
-            store.mark_stopped(run_id, result.stop_reason, result.fields())
+        saved = _save(store, settings, run_id, config.model.kind, result.model)
+        if result.stop_reason:  # kept with its model, so that a stopped run can be continued
+            store.mark_stopped(run_id, result.stop_reason, {**result.fields(), **saved})
             return "stopped"
-        path = settings.models_dir / f"run-{run_id}{artifacts.suffix_for(config.model.kind)}"
-        digest = artifacts.save(result.model, config.model.kind, path)
-        if settings.executor != "local":  # the app server may share no filesystem with this node
-            store.put_artifact(run_id, digest, path.suffix, path.read_bytes())
-        store.finish(run_id, {**result.fields(), "model_path": str(path), "model_sha256": digest})
+        store.finish(run_id, {**result.fields(), **saved})
         return "finished"
     except RunGone:
         log.warning("run %s was ended elsewhere (stopped or reaped); the worker exits", run_id)
@@ -98,6 +97,16 @@ def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return "failed"
+
+
+def _save(store: Store, settings: Settings, run_id: int, kind: str, model) -> dict:
+    if model is None:
+        return {}
+    path = settings.models_dir / f"run-{run_id}{artifacts.suffix_for(kind)}"
+    digest = artifacts.save(model, kind, path)
+    if settings.executor != "local":  # the app server may share no filesystem with this node
+        store.put_artifact(run_id, digest, path.suffix, path.read_bytes())
+    return {"model_path": str(path), "model_sha256": digest}
 
 
 def one_line(exc: BaseException) -> str:

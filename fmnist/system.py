@@ -24,6 +24,8 @@ def limit_threads(threads: int) -> None:
     Call before TensorFlow runs its first op (a worker does, first thing)."""
     import os
     os.environ["LOKY_MAX_CPU_COUNT"] = str(threads)  # joblib's n_jobs=-1 counts this many cores
+    from fmnist import quiet_tf
+    quiet_tf.import_tensorflow()  # its start-up notices stay out of the worker's log
     import tensorflow as tf
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

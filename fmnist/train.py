@@ -137,7 +137,8 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     if reporter.stop_reason:
         last = history.history
         return Result(_last(last, "accuracy", own), _last(last, "val_accuracy", own), None,
-                      model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason)
+                      model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason,
+                      model=KerasModel(model) if own else None)  # kept, so a stopped run can be continued
     wrapped = KerasModel(model)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
     if config.full_train:
