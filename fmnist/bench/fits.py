@@ -5,7 +5,6 @@ callbacks, the store commit included on the lab's side), so both sides are measu
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, replace
 
@@ -106,8 +105,7 @@ def lab_fit(config: RunConfig, split: Split, store: Store) -> Fit:
     from fmnist import runner, train
 
     keras.backend.clear_session()
-    run_id = store.create_run(config)
-    store.mark_running(run_id, os.getpid())
+    run_id = runner.create_foreground(store, config)  # as `python -m fmnist train` records it
     hooks = runner.store_hooks(store, run_id, NO_TIME_LIMIT_S)
     marks: list[float] = []
 
