@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np

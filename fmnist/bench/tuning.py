@@ -7,7 +7,6 @@ a fresh process (fmnist.bench.probe)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import plotly.io
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
