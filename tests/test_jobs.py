@@ -15,9 +15,11 @@ import time
 
 import pytest
 
-from fmnist import jobs, presets, schema, settings as settings_mod, supervisor
+from fmnist import jobs, presets, schema, supervisor
+from fmnist import settings as settings_mod
 from fmnist.executors.local import LocalExecutor, handle_of
 from fmnist.store import QueueFull, Store
+from tests.waiting import wait_for
 
 TINY = dict(subset=200, epochs=2, batch_size=64)
 
@@ -66,14 +68,6 @@ def lab(tmp_path, monkeypatch, dataset_cache, backend_env):
         sup.stop()
 
 
-def wait_for(predicate, timeout=240.0, every=0.2):  # generous: CI machines are loaded
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def status_of(store, settings, run_id):

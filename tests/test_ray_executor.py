@@ -7,26 +7,27 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
 from fmnist import settings as settings_mod
-from fmnist.executors import for_settings
-from fmnist.executors import ray_jobs
-from fmnist.executors.ray_jobs import Cluster, RayExecutor, RayUnavailable, ended_reason, resources_for
+from fmnist.executors import for_settings, ray_jobs
+from fmnist.executors.ray_jobs import (
+    Cluster,
+    RayExecutor,
+    RayUnavailable,
+    ended_reason,
+    resources_for,
+)
+from tests import waiting
 from tests.servers import free_port
 
 
 def wait_for(predicate, timeout=120.0, every=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
+    return waiting.wait_for(predicate, timeout, every)
+
+
 
 
 def ray_settings(monkeypatch, tmp_path, address: str | None, **env):

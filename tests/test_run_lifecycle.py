@@ -15,10 +15,16 @@ import time
 
 import pytest
 
-from fmnist import data, jobs, presets, settings as settings_mod, supervisor
+from fmnist import data, jobs, presets, supervisor
+from fmnist import settings as settings_mod
 from fmnist.executors import for_settings
 from fmnist.executors.local import handle_of
 from fmnist.store import Store
+from tests import waiting
+
+
+def wait_for(predicate, timeout=300.0, every=0.2):
+    return waiting.wait_for(predicate, timeout, every)
 
 TINY = dict(subset=200, epochs=2, batch_size=64)
 LONG = dict(subset=3000, epochs=200, batch_size=32)  # stopped or killed long before its end
@@ -80,14 +86,6 @@ def lab(tmp_path, monkeypatch, dataset_cache, backend):
                 sup.executor.cancel(run.handle)
 
 
-def wait_for(predicate, timeout=300.0, every=0.2):  # generous: a loaded CI machine starts TensorFlow slowly
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def test_a_run_finishes_with_its_epochs_model_and_log(lab, backend):
