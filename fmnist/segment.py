@@ -20,6 +20,8 @@ FIT_ROUNDS = 12
 FIT_TOLERANCE = 6.0  # gray levels below the fitted backdrop that still count as backdrop
 BAND = 0.05  # the outer 5% of each side decides which side of the threshold is the backdrop
 LOW_FLOOR = 3.0  # hysteresis: weakest ink (0..255) kept when it touches the item
+LOW_SHARE = 0.25  # ... under uneven light, at least this share of Otsu's level (the fit leaves a few levels of residue)
+UNEVEN = 12.0  # gray levels the backdrop surface spans: uneven light
 NOISE_LOW = 4.0  # ... or this many noise sigmas (of the blurred ink), when the backdrop is noisier
 SPECK_SHARE = 0.0005  # mask pieces smaller than this share of the picture are dust
 HOLE_SHARE = 0.002  # mask holes smaller than this share of the picture are texture inside the item
@@ -58,11 +60,11 @@ def segment(gray: np.ndarray, fill_outlines: bool = False) -> Segmentation:
     """The item in an HxW uint8 picture; fill_outlines fills any enclosed area (canvas drawings)."""
     g = gray.astype(np.float32)
     light = _backdrop_is_light(gray)
-    ink, backdrop_noise = _remove_backdrop(g, light)
+    ink, backdrop_noise, uneven = _remove_backdrop(g, light)
     notes: list[str] = []
     if np.percentile(gray, 99) < DARK_LEVEL:
         notes.append(DARK)
-    mask, specks, faint = _threshold(ink, backdrop_noise)
+    mask, specks, faint = _threshold(ink, backdrop_noise, uneven)
     if backdrop_noise > BUSY_NOISE or specks > BUSY_SPECKS:
         notes.append(BUSY)
     if faint and mask.any():
@@ -81,11 +83,16 @@ def segment(gray: np.ndarray, fill_outlines: bool = False) -> Segmentation:
 
 
 def _backdrop_is_light(gray: np.ndarray) -> bool:
-    """The backdrop is the class (above or below Otsu's threshold) that fills the outer band."""
+    """The backdrop is the outer band's level; it is light when the picture reaches further below it
+    (a dark item) than above it. Otsu's threshold decides a tie (a thin stroke), not first: on a
+    photo with uneven light it splits the light backdrop from the shaded one, not item from backdrop."""
     if gray.min() == gray.max():
         return bool(gray.flat[0] > 127)
-    band = _band(gray)
-    return bool(np.median(band) > filters.threshold_otsu(gray))
+    band = float(np.median(_band(gray)))
+    low, high = np.percentile(gray, [0.5, 99.5])
+    if band - low != high - band:
+        return bool(band - low > high - band)
+    return bool(band > filters.threshold_otsu(gray))
 
 
 def _band(a: np.ndarray) -> np.ndarray:
@@ -94,8 +101,8 @@ def _band(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:dy].ravel(), a[-dy:].ravel(), a[:, :dx].ravel(), a[:, -dx:].ravel()])
 
 
-def _remove_backdrop(g: np.ndarray, light: bool) -> tuple[np.ndarray, float]:
-    """Ink (float 0..255) and the backdrop's noise sigma in ink levels."""
+def _remove_backdrop(g: np.ndarray, light: bool) -> tuple[np.ndarray, float, bool]:
+    """Ink (float 0..255), the backdrop's noise sigma in ink levels, and whether the light is uneven."""
     sign = 1.0 if light else -1.0  # the item is darker than a light backdrop, lighter than a dark one
     surface = _fit_backdrop(g, sign)
     if light:
@@ -104,18 +111,15 @@ def _remove_backdrop(g: np.ndarray, light: bool) -> tuple[np.ndarray, float]:
         ink = g - surface
     below = ink[ink < 0]  # only the backdrop's noise goes below zero: half of a centred normal
     noise = float(1.4826 * np.median(-below)) if below.size else 0.0
-    return np.clip(ink, 0, 255), noise
+    uneven = float(surface.max() - surface.min()) > UNEVEN
+    return np.clip(ink, 0, 255), noise, uneven
 
 
 def _fit_backdrop(g: np.ndarray, sign: float) -> np.ndarray:
     """A smooth surface through the backdrop: the flattest of a constant, a plane, a quadratic and a
     cubic that fits nearly as well as the cubic (a white sheet stays flat, uneven light gets a curve)."""
     h, w = g.shape
-    scale = min(1.0, FIT_SIDE / max(h, w))
-    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(g).resize(small_size, Image.Resampling.BOX), np.float64)
-    ys, xs = np.mgrid[0:small.shape[0], 0:small.shape[1]]
-    terms = _terms(ys / max(1, small.shape[0] - 1), xs / max(1, small.shape[1] - 1))
+    small, terms = _small_terms(g)
     values = sign * small.ravel()  # the item lies below the backdrop in these units
     noise = _pixel_noise(small)
     fits = [_envelope_fit(terms[:, :n], values, noise) for n in (1, 3, 6, 10)]
@@ -126,6 +130,16 @@ def _fit_backdrop(g: np.ndarray, sign: float) -> np.ndarray:
     yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
     return sum((c * t for c, t in zip(coef, _powers(yy, xx))), np.zeros((h, w), np.float32))
+
+
+def _small_terms(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The picture box-reduced to FIT_SIDE (noise averages out) and the polynomial terms at its pixels."""
+    h, w = g.shape
+    scale = min(1.0, FIT_SIDE / max(h, w))
+    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(g).resize(small_size, Image.Resampling.BOX), np.float64)
+    ys, xs = np.mgrid[0:small.shape[0], 0:small.shape[1]]
+    return small, _terms(ys / max(1, small.shape[0] - 1), xs / max(1, small.shape[1] - 1))
 
 
 def _envelope_fit(terms: np.ndarray, values: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +186,7 @@ def _sigma(values: np.ndarray) -> float:
 # ---------------------------------------------------------------- mask
 
 
-def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, int, bool]:
+def _threshold(ink: np.ndarray, noise: float, uneven: bool) -> tuple[np.ndarray, int, bool]:
     """Hysteresis between Otsu's threshold and the noise floor: the mask, the specks dropped, and
     whether the item is faint."""
     smooth = ndimage.gaussian_filter(ink, 1.0) if min(ink.shape) >= 8 else ink
@@ -181,6 +195,8 @@ def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, int, bool]:
     if top <= low:
         return np.zeros(ink.shape, bool), 0, False
     otsu = filters.threshold_otsu(smooth) if smooth.min() < top else top
+    if uneven:
+        low = max(low, LOW_SHARE * otsu)
     high = max(otsu, low + 1)
     # Seeds and reach come from the blurred ink (noise averages out); the edge from the sharp one.
     mask = filters.apply_hysteresis_threshold(smooth, low, min(high, top - 1e-3)) & (ink >= low)
@@ -196,6 +212,7 @@ def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, int, bool]:
 def _choose_item(mask: np.ndarray, notes: list[str]) -> np.ndarray:
     """Group nearby pieces, drop a frame, keep the largest group (weighted towards the centre)."""
     h, w = mask.shape
+    mask = _drop_frame_lines(mask, notes)
     gap = GAP_SHARE * max(h, w)
     groups, count = ndimage.label(ndimage.distance_transform_edt(~mask) <= gap / 2)
     if count <= 1:
@@ -219,6 +236,29 @@ def _choose_item(mask: np.ndarray, notes: list[str]) -> np.ndarray:
         how = "the largest" if areas[best] >= areas[others].max() else "the one nearest the centre"
         notes.append(f"Several items in the picture: took {how}.")
     return groups == best + 1
+
+
+def _drop_frame_lines(mask: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Rows and columns of the outer band that the mask spans almost wholly: a frame's sides. They
+    are cleared first, so an item that a speck of noise joins to the frame is not taken with it."""
+    h, w = mask.shape
+    row_share, col_share = mask.mean(axis=1), mask.mean(axis=0)
+    rows, cols = row_share >= FRAME_SPAN, col_share >= FRAME_SPAN
+    dy, dx = max(1, round(BAND * h)), max(1, round(BAND * w))
+    for lines, share, d, n in ((rows, row_share, dy, h), (cols, col_share, dx, w)):
+        lines[d:n - d] = False
+        for side, inward in ((lines[:d], share), (lines[n - d:][::-1], share[::-1])):
+            hit = np.flatnonzero(side)
+            # Inside a frame lies backdrop; a line the mask half fills is an item reaching the border.
+            if hit.size and (inward[hit[-1] + 1:hit[-1] + 3] >= 0.5).any():
+                side[:] = False
+    if not (rows.any() or cols.any()) or (rows.all() and cols.all()):
+        return mask
+    notes.append(FRAME)
+    out = mask.copy()
+    out[ndimage.binary_dilation(rows, iterations=1)] = False
+    out[:, ndimage.binary_dilation(cols, iterations=1)] = False
+    return out
 
 
 def _is_frame(box: tuple[slice, slice], area: float, h: int, w: int) -> bool:

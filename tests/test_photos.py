@@ -16,12 +16,14 @@ from tests.test_predict import fit
 PHOTO_CNN = ModelSpec("cnn", conv=(ConvBlock(32, 3, 2), ConvBlock(32, 3, 2)), dense=(64,))
 N = 40  # test images per condition (the bench measures 300): the whole table takes about a minute on a quiet 2-core machine
 # Floors: the goal is every condition within 4 points of the originals; these leave room for
-# the sampling noise of 40 images (one standard error is about 6 points). Three conditions miss
-# the goal today (measured: uneven_light -25 points, distance 31; shadow -12.5, 35; phone -25, 61):
-# their floors only keep them from getting worse.
-KNOWN_MISSES = ("uneven_light", "shadow", "phone")
-MAX_DROP = {"default": 0.10, "uneven_light": 0.32, "shadow": 0.22, "phone": 0.32}
-MAX_DISTANCE = {"default": 17.0, "uneven_light": 40.0, "shadow": 42.0, "phone": 70.0}
+# the sampling noise of 40 images (one standard error is about 6 points). Measured with this model
+# (originals 75.0 %): uneven_light 75.0 % (distance 4.5) and phone 72.5 % (30.1) since the backdrop's
+# side is judged by how far the picture reaches below and above it, a frame's sides are cleared
+# before grouping, and uneven light raises the hysteresis floor. Shadow still misses the goal
+# (62.5 %, distance 35: the soft shadow is cut out with the item); its floor only keeps it from getting worse.
+KNOWN_MISSES = ("shadow",)
+MAX_DROP = {"default": 0.10, "uneven_light": 0.06, "shadow": 0.22, "phone": 0.09}
+MAX_DISTANCE = {"default": 17.0, "uneven_light": 11.0, "shadow": 42.0, "phone": 36.0}
 
 
 @pytest.fixture(scope="session")
