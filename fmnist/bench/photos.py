@@ -5,8 +5,6 @@ probabilities with the notebook's cnn2) and the conditions table: one small CNN,
 fixed seeds, on the original test images and on each condition's recovered 28x28s."""
 from __future__ import annotations
 
-import numpy as np
-
 from fmnist import artifacts, images, photos
 from fmnist.bench.inference import PRESET, _save_model, sketch_png
 from fmnist.bench.measure import Figure, Target, repeat
@@ -42,9 +40,10 @@ def run(ctx) -> list[Figure]:
 
 
 def table(ctx) -> None:
-    from fmnist.config import ConvBlock, ModelSpec, RunConfig
-    from fmnist import nets
     import keras
+
+    from fmnist import nets
+    from fmnist.config import ConvBlock, ModelSpec, RunConfig
 
     split = ctx.split()
     n_train = min(TRAIN_IMAGES, ctx.plan.small_n * 2) if ctx.plan.quick else TRAIN_IMAGES
