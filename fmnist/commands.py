@@ -71,8 +71,8 @@ def _print_run(run) -> None:
     line = f"run {run.id} {run.status}"
     if run.val_acc is not None:
         line += f": train {run.train_acc:.4f}, val {run.val_acc:.4f}"
-    if run.test_acc is not None:
-        line += f", test {run.test_acc:.4f}"
+    if run.test_acc is not None:  # kept aside like everywhere else until it has been looked at
+        line += f", test {run.test_acc:.4f}" if run.test_views else ", test locked (choose on validation)"
     if run.epochs:
         line += f", {run.epochs} epochs, {run.seconds or 0:.0f} s"
     print(line + (f" ({run.error})" if run.error else ""))

@@ -122,3 +122,14 @@ def test_reproduce_checks_its_options_before_writing_any_run(cli, args, message)
     done = cli("reproduce", *args, ok=False)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "no runs yet" in cli("runs").stdout  # not even the presets before the bad one
+
+
+def test_a_finished_runs_line_keeps_its_test_accuracy_locked_until_looked_at(capsys, run_factory, store):
+    from fmnist import commands
+    run = run_factory(status="running")
+    store.finish(run.id, dict(train_acc=0.9, val_acc=0.85, test_acc=0.8421, epochs=2, seconds=3.0))
+    commands._print_run(store.get(run.id))
+    assert "0.8421" not in capsys.readouterr().out
+    store.count_test_view(run.id)
+    commands._print_run(store.get(run.id))
+    assert "test 0.8421" in capsys.readouterr().out
