@@ -162,7 +162,8 @@ def test_should_stop_after_the_first_epoch(split, monkeypatch):
     result = train.fit(config, split, rec.hooks())
     assert result.stop_reason == "stopped by the test"
     assert result.epochs == 1 and len(rec.epochs) == 1
-    assert result.test_acc is None and result.model is None and result.stopped_early is False
+    assert result.test_acc is None and result.stopped_early is False
+    assert result.model is not None  # kept, so that a stopped run can be continued
     assert result.train_acc == pytest.approx(rec.epochs[0][1]["accuracy"])
     assert result.val_acc == pytest.approx(rec.epochs[0][1]["val_accuracy"])
     assert result.best_epoch == 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import expect
 
 from fmnist import classroom, presets, settings, summary
 from fmnist.store import Store
@@ -93,7 +94,7 @@ def test_instructor_and_student_side_by_side(browser, class_server):
     student.wait_for_function("() => document.cookie.includes('fmnist_user=ana')")  # the browser keeps it
     student.reload()
     student.get_by_text("Why accuracy?").wait_for()  # no class password asked again
-    assert student.get_by_label("Your name", exact=True).input_value() == "ana"
+    expect(student.get_by_label("Your name", exact=True)).to_have_value("ana", timeout=30_000)
     other_tab = student_ctx.new_page()
     other_tab.goto(url + "/results")
     other_tab.get_by_role("button", name="Download this table as CSV").wait_for()
