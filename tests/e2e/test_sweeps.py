@@ -65,7 +65,7 @@ def test_a_sweep_on_parallel_coordinates(page, app_url, lab):
     page.get_by_role("heading", name=f"#{sweep_id} e2e lr sweep").wait_for()
     wait_until(lambda: sweep_store.get_sweep(store, sweep_id).status == "done", what="the sweep finishing")
     page.get_by_text("done · grid sampler").wait_for(timeout=60_000)  # the page has seen the last trial told
-    page.get_by_text("Best so far: trial").wait_for(timeout=60_000)
+    page.get_by_text("Best so far: trial").first.wait_for(timeout=60_000)
     wait_for_app(page)
     page.wait_for_function(f"() => ({AXIS_TITLES})().length >= 2")
     # a rerun can keep the previous figure on screen beside the new one for a moment: same axes, twice
@@ -106,7 +106,7 @@ def test_continue_draws_one_history(page, app_url, lab, finished_run):
         raise
     assert [e["epoch"] for e in store.epochs(child_id)] == [3, 4]
     assert page.get_by_text(f"continued as #{child_id}").first.is_visible()
-    plot = page.locator(".js-plotly-plot", has_text=heading)
+    plot = page.locator(".js-plotly-plot", has_text=heading).first  # a rerun can show the old chart beside the new
     plot.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     screenshot(page, "continued-run-history")
