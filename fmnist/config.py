@@ -12,6 +12,7 @@ NOTEBOOK_SEED = 20240329
 MAX_HIDDEN_LAYERS = 8
 MAX_UNITS = 4096
 MAX_CONV_BLOCKS = 6
+MAX_PACE_S = 60.0
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,7 @@ class RunConfig:
     label_smoothing: float = 0.0
     lr_schedule: str = "constant"
     full_train: bool = False  # refit on all 60,000 training images before the test evaluation
+    pace_s: float = 0.0  # a demo's watchable pace: each epoch lasts at least this long (0 = full speed)
     # a continued run: the parent's saved model ("<path>#<sha256>") it starts from, and the epochs it had
     initial_model: str | None = None
     initial_epoch: int = 0
@@ -176,6 +178,7 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
     if c.lr_schedule not in SCHEDULES:
         errs["lr_schedule"] = f"must be one of {', '.join(SCHEDULES)} (got {c.lr_schedule!r})"
     _in_range(errs, "initial_epoch", c.initial_epoch, 0, 10_000)
+    _in_range(errs, "pace_s", c.pace_s, 0.0, MAX_PACE_S, float)
     if c.initial_model and c.model.kind not in ("mlp", "cnn", "resnet"):
         errs["initial_model"] = "only a Keras network can continue from a saved model"
     if len(c.name) > 80:

@@ -80,6 +80,9 @@ FIELDS = (
     Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=ALL, example="20240329"),
     Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
           "refit on train + validation for the test evaluation.", kinds=KERAS),
+    Field("pace_s", "Demo pace (s an epoch)", "float", "0 = full speed. For a class on a projector: each epoch "
+          "lasts at least this many seconds (3 is watchable), so the curves grow while people watch.",
+          kinds=KERAS, example="3"),
     Field("name", "Run name", "text", kinds=ALL),
 )
 LABELS = {f.name: f.label for f in FIELDS}

@@ -65,9 +65,15 @@ def _v2(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v3(conn: Connection) -> None:
+    if "ended_at" not in {c["name"] for c in inspect(conn).get_columns("epochs")}:
+        conn.exec_driver_sql("ALTER TABLE epochs ADD COLUMN ended_at " + schema.epochs.c.ended_at.type.compile(conn.dialect))
+
+
 MIGRATIONS = [
     (1, "runs, epochs, evaluations", _v1),
     (2, "executor handle, node, lineage, sweeps, per-user caps, stored artifacts, supervisor lease", _v2),
+    (3, "when each epoch ended", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 

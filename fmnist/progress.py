@@ -85,12 +85,13 @@ class EpochGuess:
 
 
 def expected_epoch(config: RunConfig, store: Store) -> EpochGuess | None:
-    """From earlier runs of the same model when there are any, else a rough guess from its size."""
+    """From earlier runs of the same model when there are any, else a rough guess from its size; a demo's pace
+    is the least an epoch takes."""
     seconds = epoch_seconds_estimate(config, store)
     if seconds is not None:
-        return EpochGuess(seconds, rough=False)
+        return EpochGuess(max(seconds, config.pace_s), rough=False)
     seconds = rough_epoch_seconds(config, store)
-    return EpochGuess(seconds, rough=True) if seconds is not None else None
+    return EpochGuess(max(seconds, config.pace_s), rough=True) if seconds is not None else None
 
 
 def steady_epoch_seconds(epochs: list[dict]) -> float | None:
@@ -137,19 +138,19 @@ class Progress:
 
 
 def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: float | None = None,
-             last_epoch_at: float | None = None, position: int | None = None, rough: bool = False) -> Progress:
-    """Progress of `run` from its epoch rows. The time left is the steady epoch time so far (or `estimate`
-    before the first epoch) times the epochs to go, less the time already spent in the current epoch,
-    counted from the last epoch's end (its row's `ended_at`, else `last_epoch_at`)."""
+             position: int | None = None, rough: bool = False) -> Progress:
+    """Progress of `run` from its epoch rows. The time left is the epoch time (the steady time so far, or
+    `estimate` before the first epoch, and never under the run's demo pace) times the epochs to go, less the
+    time already spent in the current epoch, counted from the last epoch row's `ended_at`."""
     config = run.run_config()
     total, done = _total(run), len(epochs)
     now = now if now is not None else time.time()
     elapsed = (run.ended_at or now) - run.started_at if run.started_at else None
     measured = steady_epoch_seconds(epochs)
-    per_epoch = measured or estimate
+    per_epoch = max(measured or estimate, config.pace_s) if (measured or estimate) is not None else None
     remaining = None
     if per_epoch is not None and run.status != "queued":
-        since = (epochs[-1].get("ended_at") or last_epoch_at) if epochs else None
+        since = epochs[-1].get("ended_at") if epochs else None
         spent = min(max(now - since, 0.0), per_epoch) if since and run.active else 0.0
         remaining = max(per_epoch * max(total - done, 0) - spent, 0.0)
     return Progress(run.status, done, total, elapsed, remaining, config.is_keras and config.early_stopping,

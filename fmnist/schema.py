@@ -52,6 +52,7 @@ epochs = Table(
     Column("epoch", Integer, primary_key=True),
     Column("loss", Float), Column("accuracy", Float), Column("val_loss", Float), Column("val_accuracy", Float),
     Column("seconds", Float),
+    Column("ended_at", Float),  # version 3: when the epoch's row was written, so a countdown starts from it
 )
 
 evaluations = Table(

@@ -227,7 +227,7 @@ class Store:
             if cur.rowcount != 1:
                 raise RunGone(f"run {run_id} is no longer running")
             c.execute(epochs.delete().where(epochs.c.run_id == run_id, epochs.c.epoch == epoch))
-            c.execute(epochs.insert().values(run_id=run_id, epoch=epoch,
+            c.execute(epochs.insert().values(run_id=run_id, epoch=epoch, ended_at=time.time(),
                                              **{k: _num(metrics.get(k)) for k in EPOCH_FIELDS}))
 
     def heartbeat(self, run_id: int) -> None:
@@ -380,7 +380,7 @@ class Store:
         return self.epochs_since(run_id, 0)
 
     def epochs_since(self, run_id: int, after: int) -> list[dict]:
-        rows = self._read(select(epochs.c.epoch, *(epochs.c[k] for k in EPOCH_FIELDS))
+        rows = self._read(select(epochs.c.epoch, *(epochs.c[k] for k in EPOCH_FIELDS), epochs.c.ended_at)
                           .where(epochs.c.run_id == run_id, epochs.c.epoch > after).order_by(epochs.c.epoch))
         return [dict(r._mapping) for r in rows]
 

@@ -117,7 +117,7 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     offset = config.initial_epoch  # a continued run numbers its epochs after its parent's
     model = _initial_model(config) if config.initial_model else nets.build(config)
     _compile(model, config, math.ceil(len(x_train) / config.batch_size))
-    reporter = make_reporter(hooks)
+    reporter = make_reporter(hooks, config.pace_s)
     callbacks = [reporter]
     if config.early_stopping:
         callbacks.insert(0, keras.callbacks.EarlyStopping(
@@ -199,8 +199,11 @@ def make_stop_watch(hooks: Hooks):
     return StopWatch()
 
 
-def make_reporter(hooks: Hooks):
-    """A Keras callback that reports each epoch, honours stop requests and catches NaN losses."""
+def make_reporter(hooks: Hooks, pace_s: float = 0.0):
+    """A Keras callback that reports each epoch, honours stop requests and catches NaN losses.
+
+    With `pace_s`, an epoch that took less waits after its report until it has lasted that long (a demo's
+    watchable pace), still looking for stop requests; its `seconds` stay the time the epoch itself took."""
     import keras
 
     class Reporter(keras.callbacks.Callback):
@@ -236,5 +239,15 @@ def make_reporter(hooks: Hooks):
             self.epochs_done = epoch + 1
             logs["seconds"] = round(time.monotonic() - self._epoch_start, 3)
             hooks.on_epoch(epoch + 1, logs)
+            if epoch + 1 < self.params.get("epochs", 0) and not self.model.stop_training:  # more epochs follow
+                self._keep_pace()
+
+        def _keep_pace(self):
+            while (left := pace_s - (time.monotonic() - self._epoch_start)) > 0:
+                time.sleep(min(left, STOP_CHECK_S))
+                reason = hooks.should_stop()
+                if reason:  # the epoch just reported stands; the run ends here
+                    self.stop_reason, self.model.stop_training = reason, True
+                    return
 
     return Reporter()

@@ -82,13 +82,20 @@ def test_progress_before_the_first_epoch(run_factory):
 
 def test_the_time_left_counts_down_between_epochs(run_factory):
     run = replace(run_factory("mlp1", epochs=6), status="running", started_at=NOW - 60)
-    rows = [epoch(1, 12.0), epoch(2, 10.0)]  # steady: 10 s an epoch, 4 epochs to go
-    left = [progress.progress(run, rows, now=NOW + t, last_epoch_at=NOW).remaining for t in (0, 3, 9, 25)]
+    rows = [epoch(1, 12.0), {**epoch(2, 10.0), "ended_at": NOW}]  # steady: 10 s an epoch, 4 epochs to go
+    left = [progress.progress(run, rows, now=NOW + t).remaining for t in (0, 3, 9, 25)]
     assert left == [40.0, 37.0, 31.0, 30.0]  # an epoch running late stops the count at the epochs still to go
-    rows[-1]["ended_at"] = NOW - 4  # the store's own end time wins over when the page first saw the row
-    assert progress.progress(run, rows, now=NOW, last_epoch_at=NOW).remaining == 36.0
-    assert progress.progress(replace(run, epochs=6), [epoch(n, 10.0) for n in range(1, 6)], now=NOW + 9.8,
-                             last_epoch_at=NOW).text().endswith("under a second left")
+    rows[-1]["ended_at"] = NOW - 4  # counted from when the row was written, not from when a page saw it
+    assert progress.progress(run, rows, now=NOW).remaining == 36.0
+    five = [{**epoch(n, 10.0), "ended_at": NOW} for n in range(1, 6)]
+    assert progress.progress(replace(run, epochs=6), five, now=NOW + 9.8).text().endswith("under a second left")
+
+
+def test_a_demo_pace_is_the_least_an_epoch_takes(run_factory):
+    paced = replace(run_factory("mlp1", epochs=6, pace_s=5.0), status="running", started_at=NOW - 60)
+    fast = [epoch(1, 1.2), {**epoch(2, 1.0), "ended_at": NOW}]  # the epochs themselves take a second
+    assert progress.progress(paced, fast, now=NOW + 2).remaining == 5.0 * 4 - 2
+    assert progress.progress(paced, [], estimate=0.5, now=NOW).remaining == 5.0 * 6
 
 
 def test_a_queued_run_says_where_it_waits_not_a_time(run_factory):

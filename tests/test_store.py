@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from sqlalchemy import event, func, select
@@ -13,14 +14,7 @@ from sqlalchemy import event, func, select
 from fmnist import migrations, presets, schema
 from fmnist import store as store_mod
 from fmnist.store import RunGone, Store, StoreError
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, workspace):
-    """The same store tests on a fresh SQLite file and on a fresh database of a real PostgreSQL."""
-    where = request.getfixturevalue("postgres_url") if request.param == "postgresql" else workspace.db_path
-    st = Store(where)
-    yield st
-    st.close()
+from tests.servers import store_on_both  # noqa: F401 - `store`, on SQLite and on PostgreSQL
 
 
 def sqlite_only(store):
@@ -49,8 +43,9 @@ def test_full_life_of_a_run(store, run_factory):
 
     store.add_epoch(run.id, 1, E1)
     store.add_epoch(run.id, 2, E2)
-    assert store.epochs(run.id) == [{"epoch": 1, **E1}, {"epoch": 2, **E2}]
-    assert store.epochs_since(run.id, 1) == [{"epoch": 2, **E2}]
+    rows = store.epochs(run.id)
+    assert metrics(rows) == [{"epoch": 1, **E1}, {"epoch": 2, **E2}]
+    assert store.epochs_since(run.id, 1) == rows[1:]
     assert store.get(run.id).epochs == 2
 
     store.finish(run.id, RESULT)
@@ -61,12 +56,20 @@ def test_full_life_of_a_run(store, run_factory):
         assert getattr(done, key) == value, key
 
 
+def metrics(rows: list[dict]) -> list[dict]:
+    """Epoch rows without the time each was written."""
+    return [{k: v for k, v in r.items() if k != "ended_at"} for r in rows]
+
+
 def test_epochs_come_back_in_epoch_order(store, run_factory):
     run = run_factory(status="running")
     for epoch in (3, 1, 2):
         store.add_epoch(run.id, epoch, {"loss": float(epoch), "accuracy": None})
+    before = time.time()
     rows = store.epochs(run.id)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[2]["ended_at"] <= rows[0]["ended_at"] <= rows[1]["ended_at"]  # written in the order 3, 1, 2
+    assert all(before - 60 < r["ended_at"] <= before for r in rows)  # when each row was written
     assert [r["loss"] for r in rows] == [1.0, 2.0, 3.0]
     assert all(r["accuracy"] is None and r["val_loss"] is None for r in rows)
     store.add_epoch(run.id, 2, {"loss": 9.0})  # a repeated epoch replaces the row
@@ -104,7 +107,7 @@ def test_late_writes_after_mark_failed_raise_run_gone(store, run_factory):
     after = store.get(run.id)
     assert after.status == "failed" and after.error == "worker vanished"
     assert after.train_acc is None and after.epochs == 1
-    assert store.epochs(run.id) == [{"epoch": 1, **E1}]
+    assert metrics(store.epochs(run.id)) == [{"epoch": 1, **E1}]
     assert isinstance(RunGone("x"), StoreError)
 
 
@@ -197,7 +200,7 @@ def test_data_survives_reopening(workspace, run_factory, store):
     again = Store(store.url, create=False)
     try:
         assert again.get(run.id) == store.get(run.id)
-        assert again.epochs(run.id) == [{"epoch": 1, **E1}]
+        assert again.epochs(run.id) == store.epochs(run.id) and metrics(again.epochs(run.id)) == [{"epoch": 1, **E1}]
     finally:
         again.close()
 
@@ -253,7 +256,7 @@ def test_a_store_from_before_the_migrations_is_upgraded_in_place(tmp_path):
     try:
         old = st.get(1)
         assert (old.name, old.status, old.val_acc, old.handle, old.parent_id) == ("old", "finished", 0.88, None, None)
-        assert st.epochs(1)[0]["loss"] == 0.5
+        assert st.epochs(1)[0]["loss"] == 0.5 and st.epochs(1)[0]["ended_at"] is None  # a version-3 column, empty
         assert st.schema_version() == migrations.LATEST
         st.set_user_cap("ana", 2)  # a version-2 table
         assert st.user_caps() == {"ana": 2}

@@ -169,6 +169,25 @@ def test_should_stop_after_the_first_epoch(split, monkeypatch):
     assert result.best_epoch == 1
 
 
+def test_a_demo_pace_spaces_the_epochs_and_still_hears_a_stop(split):
+    import time
+    config = presets.config_for("mlp1", subset=200, epochs=3, batch_size=64, pace_s=1.5)
+    reported: list[tuple[float, float]] = []  # (when, the epoch's own seconds)
+    result = train.fit(config, split, Hooks(on_epoch=lambda e, m: reported.append((time.monotonic(), m["seconds"]))))
+    assert result.epochs == 3 and result.stop_reason is None and result.test_acc is not None
+    for (when, took), (next_when, next_took) in zip(reported, reported[1:]):
+        started_next = next_when - next_took
+        assert started_next - (when - took) >= 1.5 - 0.01  # the next epoch began once this one had lasted 1.5 s
+    assert min(took for _, took in reported[1:]) < 1.5  # (so the pace, not the work, spaced them)
+
+    rec = Recorder(stop_after=1)
+    begin = time.monotonic()
+    stopped = train.fit(config.with_(pace_s=60.0), split, rec.hooks())
+    assert stopped.stop_reason == "stopped by the test" and stopped.epochs == 1
+    assert time.monotonic() - begin < 45  # heard while waiting out the pace, not after its 60 s
+    assert stopped.model is not None and stopped.val_acc == pytest.approx(rec.epochs[0][1]["val_accuracy"])
+
+
 def test_nan_loss_raises_training_failed(split):
     # Verified: plain SGD at learning rate 1.0 on three 512-unit relu layers overflows to NaN in the
     # first or second epoch for every seed tried (20240329, 0, 1, 2, 3, 7, 42).

@@ -1,6 +1,4 @@
 """The train page's live panel: the selected run's progress and curves, and the queue, re-read from the store."""
-import time
-
 import streamlit as st
 
 from fmnist import jobs, progress
@@ -27,10 +25,8 @@ def show_run(run: Run, runs, active: list[Run]) -> None:
         asked = run.stop_requested_at is not None
         st.button("Stopping…" if asked else "Stop this run", key=f"stop-{run.id}", on_click=stop, args=(run.id,),
                   disabled=asked)
-    # when this session first saw the latest epoch: the countdown's start where the row has no end time
-    seen = st.session_state.setdefault("epoch_seen", {}).setdefault((run.id, len(rows)), time.time())
-    done = progress.progress(run, rows, guess and guess.seconds, last_epoch_at=seen,
-                             position=progress.queue_position(run, active), rough=bool(guess and guess.rough))
+    done = progress.progress(run, rows, guess and guess.seconds, position=progress.queue_position(run, active),
+                             rough=bool(guess and guess.rough))
     st.progress(done.fraction, text=done.text())
     st.plotly_chart(progress.curves(run, rows), key="curves")
     run_actions(run)  # its whole history if it continues another; continue it; repeat it with other seeds

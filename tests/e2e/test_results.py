@@ -61,8 +61,9 @@ def test_download_csv_and_open_a_confusion_cell(page, app_url, trained, tmp_path
     page.get_by_label("Final model, chosen on validation accuracy (best first)").first.wait_for()
     page.get_by_label("Final model, chosen on validation accuracy (best first)").click()
     page.get_by_role("option", name=f"#{forest_id} e2e forest", exact=False).click()
-    wait_for_app(page)
-    assert f"model={forest_id}" in page.url and "tab=Final" in page.url  # the choice is in the link
+    # the choice is in the link; the URL changes after the rerun the click starts, which may not have begun yet
+    page.wait_for_function("id => location.search.includes('model=' + id) && location.search.includes('tab=Final')",
+                           arg=forest_id)
     page.reload()
     page.get_by_role("button", name=f"Evaluate run #{forest_id} on the test set").wait_for()  # kept after a reload
     page.get_by_text(f"Run #{forest_id}'s test accuracy is still locked").wait_for()
