@@ -157,10 +157,10 @@ def predict(args) -> int:
     from fmnist import predict as predict_mod
     from fmnist.artifacts import ArtifactError
     from fmnist.images import ImageError
-    store, _ = _open()
+    store, settings = _open()
     try:
         run = predict_mod.choose_run(store, args.run)
-        model = predict_mod.load_model(store, run.id)
+        model = predict_mod.load_model(store, run.id, settings.models_dir)
     except (predict_mod.PredictError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

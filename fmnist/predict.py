@@ -90,16 +90,18 @@ def run_label(run: Run) -> str:
     return f"#{run.id} {run.name} ({run.preset}{val})"
 
 
-def load_model(store: Store, run_id: int):
-    """The run's model, checked against its SHA-256 on first load and then kept in memory."""
+def load_model(store: Store, run_id: int, models_dir: Path):
+    """The run's model, checked against its SHA-256 on first load and then kept in memory. A model trained on
+    another node is copied out of the store into `models_dir` first (artifacts.fetch)."""
     run = choose_run(store, run_id)
+    path = artifacts.fetch(store, run, models_dir)
     try:
-        stat = os.stat(run.model_path)
+        stat = os.stat(path)
         stamp = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         stamp = None  # artifacts.load explains the missing file
     # The file's stamp is part of the key: a file changed after loading is hashed (and refused) again.
-    return _cached_model(run.model_path, run.model_sha256, run.kind, stamp)
+    return _cached_model(path, run.model_sha256, run.kind, stamp)
 
 
 @functools.lru_cache(maxsize=4)  # a few models in memory: a class usually compares two or three

@@ -105,6 +105,17 @@ def test_a_missing_model_file_is_refused_with_its_message(store, workspace, spli
     assert store.get(finished.id).test_views == 0
 
 
+def test_a_model_kept_only_in_the_store_is_copied_out_and_evaluated(store, workspace, split, finished, forest):
+    """A worker on another node leaves its file there and its bytes in the store."""
+    data = open(finished.model_path, "rb").read()
+    store.put_artifact(finished.id, finished.model_sha256, ".joblib", data)
+    os.remove(finished.model_path)
+    report = evaluate.evaluate(store, workspace, finished.id, split=split)
+    pred, _, truth = _truth(forest, split)
+    assert report["test_accuracy"] == pytest.approx(float(np.mean(pred == truth)))
+    assert open(workspace.models_dir / f"run-{finished.id}.joblib", "rb").read() == data
+
+
 def test_unfinished_and_unknown_runs(store, workspace, split, run_factory):
     failed = run_factory("mlp1", status="running")
     store.mark_failed(failed.id, "boom")

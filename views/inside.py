@@ -17,7 +17,7 @@ if not runs:
 run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="inside_run",
                       help="Every finished MLP and CNN run; the best validation accuracy comes first.")
 try:
-    model = predict.load_model(store(), run_id)
+    model = predict.load_model(store(), run_id, lab_settings().models_dir)
     weights = inside.first_layer(model)
 except (ArtifactError, predict.PredictError, inside.InsideError) as exc:
     st.error(str(exc))

@@ -53,7 +53,7 @@ if image is None:
     right.info(waiting)
     st.stop()
 try:
-    model = predict.load_model(store(), run_id)
+    model = predict.load_model(store(), run_id, lab_settings().models_dir)
 except (ArtifactError, predict.PredictError) as exc:
     right.error(str(exc))
     st.stop()
