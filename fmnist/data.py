@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -178,10 +179,24 @@ def load_split(settings: Settings) -> Split:
     return Split(**arrays, source=source)
 
 
-@functools.lru_cache(maxsize=2)
+_SHARED_LOCK = threading.Lock()
+
+
 def shared_split(settings: Settings) -> Split:
-    """load_split once per workspace in this process: the pages and the sketch's neighbours share one copy."""
-    return load_split(settings)
+    """load_split once per workspace in this process: the pages and the sketch's neighbours share one copy.
+    Its arrays are read-only, so no session can change what the others see; forty sessions opening a page
+    at once load it once."""
+    with _SHARED_LOCK:
+        return _shared_split(settings)
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_split(settings: Settings) -> Split:
+    split = load_split(settings)
+    for array in vars(split).values():
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+    return split
 
 
 def missing_dataset_message(settings: Settings, node: str | None = None) -> str | None:

@@ -355,3 +355,18 @@ def test_stratified_subset_of_everything_is_everything():
     y = np.arange(50) % 10
     np.testing.assert_array_equal(data.stratified_subset(y, 50, 0), np.arange(50))
     np.testing.assert_array_equal(data.stratified_subset(y, 80, 0), np.arange(50))
+
+
+def test_the_shared_split_is_one_read_only_copy_for_every_thread(split_workspace, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+    data._shared_split.cache_clear()
+    loads = []
+    real = data.load_split
+    monkeypatch.setattr(data, "load_split", lambda s: loads.append(s) or real(s))
+    with ThreadPoolExecutor(8) as pool:
+        splits = list(pool.map(lambda _: data.shared_split(split_workspace), range(16)))
+    assert len(loads) == 1 and all(s is splits[0] for s in splits)
+    with pytest.raises(ValueError, match="read-only"):
+        splits[0].x_train[0, 0, 0] = 255  # one session cannot change the images every other session sees
+    assert not splits[0].y_test.flags.writeable
+    data._shared_split.cache_clear()

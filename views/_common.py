@@ -21,7 +21,7 @@ def _store(where: str) -> Store:
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
-def dataset(home: str) -> data.Split:
+def dataset() -> data.Split:
     """The notebook's split: one copy per server, shared with the sketch page's nearest-image search."""
     return data.shared_split(lab_settings())
 

@@ -18,7 +18,7 @@ def _evaluate(run_id: int) -> None:
     settings = lab_settings()
     try:
         with st.spinner("Predicting the 10,000 test images…"):
-            evaluate.evaluate(store(), settings, run_id, split=dataset(str(settings.home)))
+            evaluate.evaluate(store(), settings, run_id, split=dataset())
         st.session_state.setdefault("looked", set()).add(run_id)
     except (ArtifactError, evaluate.EvaluationError, DatasetError) as exc:
         st.session_state["eval_error"] = str(exc)
@@ -71,6 +71,6 @@ def test_report(report: dict) -> None:
     idx, t, p, conf = evaluate.examples(report, *cell)
     right.caption(f"{len(idx)} test images" + (f", the {GALLERY} most confident shown" if len(idx) > GALLERY else ""))
     if len(idx):
-        images = dataset(str(lab_settings().home)).x_test[idx[:GALLERY]]
+        images = dataset().x_test[idx[:GALLERY]]
         st.plotly_chart(charts.image_grid(images, evaluate.titles(t[:GALLERY], p[:GALLERY], conf[:GALLERY]), cols=6,
                                           title=evaluate.cell_title(*cell)), key="gallery")

@@ -12,7 +12,7 @@ FIRST_BUILD = ("Preparing Fashion-MNIST for its first use: reading, checking and
 
 @st.cache_resource(show_spinner=False)
 def _arrays(home: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    return explore.source_arrays(dataset(home), source)
+    return explore.source_arrays(dataset(), source)
 
 
 @st.cache_data(show_spinner=False)
@@ -23,7 +23,7 @@ def _figure(builder: str, home: str, source: str, *args):
 
 @st.cache_data(show_spinner=False)
 def _balance(home: str):
-    return explore.class_counts(dataset(home))
+    return explore.class_counts(dataset())
 
 
 def _bump_seed() -> None:

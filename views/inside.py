@@ -46,7 +46,7 @@ else:
     index = pick.number_input("Test image number" if label is None else f"Which {CLASS_NAMES[label]} (0 = the first)",
                               0, 9999, 0, key="inside_index")
     try:
-        image, truth, row = inside.test_image(dataset(str(lab_settings().home)), int(index), label)
+        image, truth, row = inside.test_image(dataset(), int(index), label)
     except (ValueError, DatasetError) as exc:
         pick.error(str(exc))
         st.stop()
