@@ -6,6 +6,17 @@ import plotly.graph_objects as go
 
 from fmnist.charts._style import _empty, _picture_figure, _style
 
+# transparent at no heat, so the garment stays visible underneath
+HEAT_SCALE = [[0.0, "rgba(255,255,0,0)"], [0.2, "rgba(255,220,0,0.15)"], [0.6, "rgba(255,120,0,0.55)"],
+              [1.0, "rgba(220,0,0,0.85)"]]
+
+
+def _clipped_and_scaled(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The heat with negatives and NaN as 0, and the same divided by its peak (all 0 where there is none)."""
+    heat = np.nan_to_num(np.clip(heat, 0, None))
+    peak = float(heat.max())
+    return heat, heat / peak if peak > 0 else np.zeros_like(heat)
+
 def saliency_overlay(
     image: np.ndarray, saliency: np.ndarray, title: str = "Saliency"
 ) -> go.Figure:
@@ -18,16 +29,7 @@ def saliency_overlay(
     sal = np.asarray(saliency, dtype=float)
     if image.size == 0 or sal.size == 0:
         return _empty(title, "No image selected")
-    sal = np.nan_to_num(np.clip(sal, 0, None))
-    peak = float(sal.max())
-    sal_norm = sal / peak if peak > 0 else np.zeros_like(sal)
-
-    heat_scale = [
-        [0.0, "rgba(255,255,0,0)"],
-        [0.2, "rgba(255,220,0,0.15)"],
-        [0.6, "rgba(255,120,0,0.55)"],
-        [1.0, "rgba(220,0,0,0.85)"],
-    ]
+    sal, sal_norm = _clipped_and_scaled(sal)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
@@ -44,7 +46,7 @@ def saliency_overlay(
     fig.add_trace(
         go.Heatmap(
             z=sal_norm,
-            colorscale=heat_scale,
+            colorscale=HEAT_SCALE,
             zmin=0,
             zmax=1,
             zsmooth=False,
@@ -69,15 +71,11 @@ def gradcam_overlay(image: np.ndarray, cam: np.ndarray, title: str = "Grad-CAM")
     cam = np.asarray(cam, dtype=float)
     if image.size == 0 or cam.size == 0:
         return _empty(title, "No image selected")
-    cam = np.nan_to_num(np.clip(cam, 0, None))
-    peak = float(cam.max())
-    cam = cam / peak if peak > 0 else np.zeros_like(cam)
-    heat_scale = [[0.0, "rgba(255,255,0,0)"], [0.2, "rgba(255,220,0,0.15)"], [0.6, "rgba(255,120,0,0.55)"],
-                  [1.0, "rgba(220,0,0,0.85)"]]
+    cam = _clipped_and_scaled(cam)[1]
     traces = [
         go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=255, zsmooth=False, showscale=False, name="image",
                    hovertemplate="row %{y}, col %{x}<br>pixel %{z}<extra></extra>"),
-        go.Heatmap(z=cam, colorscale=heat_scale, zmin=0, zmax=1, zsmooth=False, showscale=True, name="Grad-CAM",
+        go.Heatmap(z=cam, colorscale=HEAT_SCALE, zmin=0, zmax=1, zsmooth=False, showscale=True, name="Grad-CAM",
                    colorbar=dict(title="Grad-CAM", thickness=15, outlinewidth=0),
                    hovertemplate="row %{y}, col %{x}<br>Grad-CAM %{z:.0%} of its peak<extra></extra>")]
     return _picture_figure(traces, title, 450)
