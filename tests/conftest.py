@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away workspace, a fresh run store, a run factory and the real notebook split."""
+"""Shared fixtures: a throw-away workspace, a fresh run store, a run factory, the real notebook split and its cache."""
 from __future__ import annotations
 
 import os
@@ -78,3 +78,10 @@ def split_workspace(tmp_path_factory):
 def split(split_workspace):
     """The notebook's real 42,000 / 18,000 / 10,000 split, loaded through fmnist.data.load_split (built once)."""
     return data.load_split(split_workspace)
+
+
+@pytest.fixture(scope="session")
+def dataset_cache(split_workspace):
+    """The split's cache file, built once; a test copies it into its own workspace (a worker then loads it in ~0.1 s)."""
+    data.load_split(split_workspace)
+    return data.cache_path(split_workspace)

@@ -1,6 +1,6 @@
-"""Real servers for the tests: a PostgreSQL started from Debian's binaries, a local Ray head.
+"""Real servers for the tests: a PostgreSQL started from Debian's binaries, a local Ray head, the app itself.
 
-Both are started by the tests, in a temporary folder, on free ports, and stopped by what identifies
+All are started by the tests, in a temporary folder, on free ports, and stopped by what identifies
 them (PostgreSQL's postmaster.pid, the Ray head's process group and every process it had started),
 never by a name pattern. Where a program is missing the tests that need it skip, saying what to
 install; in CI (CI=true) they fail instead, so that a green CI run means they ran."""
@@ -16,13 +16,18 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from fmnist.store import Store
+
 PG_INSTALL = "apt-get install postgresql (Debian/Ubuntu), or `python -m fmnist setup --tests`"
 RAY_INSTALL = 'python -m pip install "ray[default]" (it is in requirements-test.txt)'
+REPO = Path(__file__).resolve().parents[1]
 
 
 def in_ci() -> bool:
@@ -288,6 +293,30 @@ def _start_ray_head(num_cpus: int) -> RayHead:
     return head
 
 
+# --------------------------------------------------------------------------- the app under `streamlit run`
+
+@contextmanager
+def streamlit_app(home: Path, log: Path, **env: str) -> Iterator[str]:
+    """The app on a free port with FMNIST_HOME=home (and `env`), its output in `log`; yields its URL once healthy,
+    and stops the server it started after."""
+    port = free_port()
+    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3", **env}
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait("streamlit", lambda: _answers(url + "/_stcore/health"), 90, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 # --------------------------------------------------------------------------- fixtures (imported by conftest.py)
 
 @pytest.fixture(scope="session")
@@ -311,3 +340,13 @@ def ray_head():
     head = start_ray_head()
     yield head
     head.stop()
+
+
+@pytest.fixture(name="store", params=["sqlite", "postgresql"])
+def store_on_both(request, workspace):
+    """`store` on a fresh SQLite file and on a fresh database of a real PostgreSQL; a test module that imports
+    this runs each of its store tests on both."""
+    where = request.getfixturevalue("postgres_url") if request.param == "postgresql" else workspace.db_path
+    st = Store(where)
+    yield st
+    st.close()

@@ -6,25 +6,11 @@ import shutil
 
 import pytest
 
-from fmnist import continuing, jobs, presets, runner, settings as settings_mod, summary
+from fmnist import continuing, jobs, presets, runner, summary
 from fmnist.config import ConfigError
 from fmnist.store import Store
 
 TINY = dict(subset=1000, epochs=2, batch_size=64)
-
-
-@pytest.fixture(scope="session")
-def dataset_cache(tmp_path_factory):
-    home = tmp_path_factory.mktemp("continue-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FMNIST_HOME", str(home))
-        s = settings_mod.load()
-    s.ensure_dirs()
-    from fmnist import data
-    if not data.find_files(s):
-        pytest.skip("Fashion-MNIST is not installed")
-    data.load_split(s)
-    return data.cache_path(s)
 
 
 @pytest.fixture

@@ -24,18 +24,6 @@ from tests.waiting import wait_for
 TINY = dict(subset=200, epochs=2, batch_size=64)
 
 
-@pytest.fixture(scope="session")
-def dataset_cache(tmp_path_factory):
-    """Build the split cache once; each test's workspace gets a copy (workers load it in ~0.1 s)."""
-    home = tmp_path_factory.mktemp("jobs-cache")
-    os.environ["FMNIST_HOME"] = str(home)
-    from fmnist import data
-    s = settings_mod.load()
-    s.ensure_dirs()
-    data.load_split(s)
-    return data.cache_path(s)
-
-
 BACKENDS = ["local-sqlite"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -89,9 +88,7 @@ def test_a_malformed_address_is_named(monkeypatch, tmp_path):
 
 
 def test_an_unreachable_cluster_is_reported_at_once_with_what_to_do(monkeypatch, tmp_path):
-    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # free a moment ago: nothing listens there
     ex = RayExecutor(ray_settings(monkeypatch, tmp_path, f"127.0.0.1:{port}"), kind_of=lambda _: "mlp")
     with pytest.raises(RayUnavailable) as info:
         ex.start(1)

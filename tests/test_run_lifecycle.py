@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from fmnist import data, jobs, presets, supervisor
+from fmnist import jobs, presets, supervisor
 from fmnist import settings as settings_mod
 from fmnist.executors import for_settings
 from fmnist.executors.local import handle_of
@@ -29,21 +29,6 @@ def wait_for(predicate, timeout=300.0, every=0.2):
 TINY = dict(subset=200, epochs=2, batch_size=64)
 LONG = dict(subset=3000, epochs=200, batch_size=32)  # stopped or killed long before its end
 BACKENDS = ["local-sqlite", "ray-sqlite", "ray-postgres"]
-
-
-@pytest.fixture(scope="module")
-def dataset_cache(tmp_path_factory):
-    """The split cache, built once; each test's workspace gets a copy (a worker then loads it in ~0.1 s)."""
-    home = tmp_path_factory.mktemp("lifecycle-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FMNIST_HOME", str(home))
-        mp.delenv("FMNIST_DATA_DIR", raising=False)
-        s = settings_mod.load()
-    s.ensure_dirs()
-    if not data.find_files(s):
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    data.load_split(s)
-    return data.cache_path(s)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,18 +7,9 @@ import sys
 import threading
 import time
 
-import pytest
-
 from fmnist import jobs, presets
 from fmnist.store import QueueFull, Store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, workspace):
-    where = request.getfixturevalue("postgres_url") if request.param == "postgresql" else workspace.db_path
-    st = Store(where)
-    yield st
-    st.close()
+from tests.servers import store_on_both  # noqa: F401 - `store`, on SQLite and on PostgreSQL
 
 THREADS = 16
 PROCESSES = 3

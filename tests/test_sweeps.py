@@ -13,20 +13,6 @@ from fmnist.store import Store
 TINY = dict(subset=500, epochs=1, batch_size=64)
 
 
-@pytest.fixture(scope="session")
-def dataset_cache(tmp_path_factory):
-    home = tmp_path_factory.mktemp("sweeps-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FMNIST_HOME", str(home))
-        s = settings_mod.load()
-    s.ensure_dirs()
-    from fmnist import data
-    if not data.find_files(s):
-        pytest.skip("Fashion-MNIST is not installed")
-    data.load_split(s)
-    return data.cache_path(s)
-
-
 @pytest.fixture
 def lab(workspace, monkeypatch):
     """(store, settings) with one training slot and no supervisor: tests drive `advance` themselves."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 
-def wait_for(predicate, timeout: float = 240.0, every: float = 0.2):
+def wait_for(predicate, timeout: float = 240.0, every: float = 0.2, what: str = "condition"):
     """The predicate's first truthy value; generous by default: a loaded CI machine starts TensorFlow slowly."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -12,4 +12,4 @@ def wait_for(predicate, timeout: float = 240.0, every: float = 0.2):
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
+    raise AssertionError(f"{what} not met within {timeout} s")

@@ -5,16 +5,13 @@ reload and a new tab, and sees test accuracy locked; the instructor unlocks the 
 leaderboard, caps a student and reveals the round's test accuracy, which the student then sees too."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from playwright.sync_api import expect
 
 from fmnist import classroom, presets, settings, summary
 from fmnist.store import Store
-from tests.e2e.conftest import REPO, _free_port, _wait_healthy, screenshot, wait_for_app
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.servers import streamlit_app
 
 INSTRUCTOR, CLASS = "projector-2026", "fashion-class"
 
@@ -35,25 +32,12 @@ def class_server(tmp_path_factory, browser):
         store.finish(run_id, {"train_acc": val + 0.03, "val_acc": val, "test_acc": test, "params": 1000,
                               "epochs": 3, "seconds": 4.0})
         ids[name] = run_id
-    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3",
-           classroom.INSTRUCTOR_KEY: classroom.hash_password(INSTRUCTOR), classroom.CLASS_KEY:
+    env = {classroom.INSTRUCTOR_KEY: classroom.hash_password(INSTRUCTOR), classroom.CLASS_KEY:
            classroom.hash_password(CLASS)}
-    port = _free_port()
-    log = open(home / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
-        yield url, store, ids
+        with streamlit_app(home, home / "streamlit.log", **env) as url:
+            yield url, store, ids
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         store.close()
     assert b"Traceback" not in (home / "streamlit.log").read_bytes()
 

@@ -1,15 +1,13 @@
 """The Data page in a real browser: the notebook's first 25 images, a bigger grid, a click on the 2-D map."""
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from fmnist import data, settings
-from tests.e2e.conftest import REPO, _free_port, _wait_healthy, screenshot, wait_for_app
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.servers import streamlit_app
 
 
 def _title(page, text: str):
@@ -60,18 +58,9 @@ def test_data_page_grid_and_map(page, app_url):
 @pytest.fixture
 def fresh_app(tmp_path, browser):
     """The app on a workspace with no dataset cache at all (the session's server has one copied in)."""
-    port, home = _free_port(), tmp_path / "fresh-home"
-    env = {**os.environ, "FMNIST_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(tmp_path / "streamlit.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            _wait_healthy(f"http://127.0.0.1:{port}", proc)
-            yield f"http://127.0.0.1:{port}", home
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    home = tmp_path / "fresh-home"
+    with streamlit_app(home, tmp_path / "streamlit.log") as url:
+        yield url, home
 
 
 def test_first_visit_shows_progress_while_the_cache_is_built(browser, fresh_app):

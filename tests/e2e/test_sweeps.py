@@ -3,13 +3,13 @@ a 2-trial grid sweep on parallel coordinates, "Continue 2 more epochs" drawing o
 2 seeds" drawing a band on the Results page."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from fmnist import jobs, presets, settings as settings_mod, sweep_store, sweeps
 from fmnist.store import Store
 from tests.e2e.conftest import screenshot, wait_for_app
+from tests.waiting import wait_for
 
 TINY = dict(subset=500, epochs=2, batch_size=64)
 AXIS_TITLES = "() => [...document.querySelectorAll('.js-plotly-plot .parcoords text.axis-title')].map(t => t.textContent)"
@@ -29,13 +29,8 @@ def lab(e2e_home):
     store.close()
 
 
-def wait_until(predicate, timeout=420.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not met within {timeout} s")
+def wait_until(predicate, what: str):
+    return wait_for(predicate, 420.0, 0.5, what)
 
 
 def boot(page, app_url) -> None:
