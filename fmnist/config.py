@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
-KINDS = ("majority", "forest", "mlp", "cnn", "resnet")
+BASELINE_KINDS = ("majority", "forest")  # no network: fitted in one go, no epochs
+KERAS_KINDS = ("mlp", "cnn", "resnet")
+KINDS = BASELINE_KINDS + KERAS_KINDS
+# The networks built here layer by layer from the picture up (resnet's first layers are ResNet50's)
+BUILT_KINDS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 ACTIVATIONS = ("relu", "gelu", "elu", "tanh", "sigmoid", "selu", "swish")
 SCHEDULES = ("constant", "cosine")
@@ -82,7 +86,7 @@ class RunConfig:
 
     @property
     def is_keras(self) -> bool:
-        return self.model.kind in ("mlp", "cnn", "resnet")
+        return self.model.kind in KERAS_KINDS
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -117,7 +121,7 @@ def _model_errors(m: ModelSpec) -> dict[str, str]:
         return {"model.kind": f"must be one of {', '.join(KINDS)} (got {m.kind!r})"}
     if m.kind == "forest":
         _in_range(errs, "model.n_estimators", m.n_estimators, 1, 1000)
-    if m.kind in ("mlp", "cnn"):
+    if m.kind in BUILT_KINDS:
         _layer_errors(m, errs)
     if m.kind == "cnn":
         _conv_errors(m, errs)
@@ -179,7 +183,7 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
         errs["lr_schedule"] = f"must be one of {', '.join(SCHEDULES)} (got {c.lr_schedule!r})"
     _in_range(errs, "initial_epoch", c.initial_epoch, 0, 10_000)
     _in_range(errs, "pace_s", c.pace_s, 0.0, MAX_PACE_S, float)
-    if c.initial_model and c.model.kind not in ("mlp", "cnn", "resnet"):
+    if c.initial_model and not c.is_keras:
         errs["initial_model"] = "only a Keras network can continue from a saved model"
     if len(c.name) > 80:
         errs["name"] = "at most 80 characters"

@@ -11,6 +11,9 @@ from dataclasses import dataclass, replace
 from fmnist import nets, presets
 from fmnist.config import (
     ACTIVATIONS,
+    BUILT_KINDS,
+    KERAS_KINDS,
+    KINDS,
     OPTIMIZERS,
     SCHEDULES,
     ConfigError,
@@ -21,8 +24,6 @@ from fmnist.config import (
 from fmnist.store import StoreError
 
 CUSTOM = "custom"
-KERAS = ("mlp", "cnn", "resnet")
-ALL = ("majority", "forest", *KERAS)
 KIND_LABELS = {"mlp": "Fully connected", "cnn": "Convolutional"}
 
 
@@ -32,7 +33,7 @@ class Field:
     label: str
     widget: str  # int, float, optional_int (text boxes read as numbers), text, area, choice, bool
     help: str = ""
-    kinds: tuple[str, ...] = KERAS
+    kinds: tuple[str, ...] = KERAS_KINDS
     options: tuple = ()
     group: str = "training"
     example: str = ""  # what to type, for the message when the box cannot be read as a number
@@ -42,13 +43,13 @@ FIELDS = (
     Field("conv", "Convolution layers", "area", "One per line: FILTERS x KERNEL, then optionally 'pool N' and 'bn' "
           "(batch norm), e.g. 64x3, pool 2", kinds=("cnn",), group="model"),
     Field("dense", "Hidden layer widths", "text", "Units per dense layer, separated by commas, e.g. 255, 1020, 510. "
-          "Leave empty for none.", kinds=KERAS, group="model"),
+          "Leave empty for none.", kinds=KERAS_KINDS, group="model"),
     Field("dropout", "Dropout after each dense layer", "text", "One rate for every layer (0.2) or one per layer "
-          "(0.2, 0.2, 0). Empty = no dropout.", kinds=KERAS, group="model"),
+          "(0.2, 0.2, 0). Empty = no dropout.", kinds=KERAS_KINDS, group="model"),
     Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",), group="model",
           example="0.2"),
-    Field("activation", "Activation", "choice", kinds=KERAS, options=ACTIVATIONS, group="model"),
-    Field("batch_norm", "Batch norm", "bool", "After each hidden dense layer.", kinds=("mlp", "cnn"), group="model"),
+    Field("activation", "Activation", "choice", kinds=KERAS_KINDS, options=ACTIVATIONS, group="model"),
+    Field("batch_norm", "Batch norm", "bool", "After each hidden dense layer.", kinds=BUILT_KINDS, group="model"),
     Field("input_size", "ResNet input size (px)", "int", "The 28x28 image is resized to this (32 to 224).",
           kinds=("resnet",), group="model", example="96"),
     Field("fine_tune", "Trainable top layers of the base", "int", "0 keeps ResNet50 frozen.", kinds=("resnet",),
@@ -57,33 +58,33 @@ FIELDS = (
           "notop .h5 file.", kinds=("resnet",), group="model"),
     Field("n_estimators", "Trees", "int", "How many trees the forest grows.", kinds=("forest",), group="model",
           example="100"),
-    Field("epochs", "Epochs (at most)", "int", "With early stopping the run may end sooner.", kinds=KERAS,
+    Field("epochs", "Epochs (at most)", "int", "With early stopping the run may end sooner.", kinds=KERAS_KINDS,
           example="20"),
-    Field("batch_size", "Batch size", "int", "Images per weight update.", kinds=KERAS, example="128"),
-    Field("optimizer", "Optimizer", "choice", kinds=KERAS, options=OPTIMIZERS),
+    Field("batch_size", "Batch size", "int", "Images per weight update.", kinds=KERAS_KINDS, example="128"),
+    Field("optimizer", "Optimizer", "choice", kinds=KERAS_KINDS, options=OPTIMIZERS),
     Field("learning_rate", "Learning rate", "float", "Greater than 0, at most 1; Adam's usual is 0.001.",
-          kinds=KERAS, example="0.001"),
+          kinds=KERAS_KINDS, example="0.001"),
     Field("lr_schedule", "Learning-rate schedule", "choice", "cosine decays the rate to 0 over the epochs.",
-          kinds=KERAS, options=SCHEDULES),
-    Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.", kinds=KERAS),
-    Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS,
+          kinds=KERAS_KINDS, options=SCHEDULES),
+    Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.", kinds=KERAS_KINDS),
+    Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS_KINDS,
           example="5"),
     Field("min_delta", "Minimum improvement", "float", "A smaller gain in validation accuracy does not count.",
-          kinds=KERAS, example="0.001"),
+          kinds=KERAS_KINDS, example="0.001"),
     Field("restore_best", "Restore best", "bool", "With early stopping: keep the best epoch's weights, "
-          "not the last.", kinds=KERAS),
+          "not the last.", kinds=KERAS_KINDS),
     Field("label_smoothing", "Label smoothing", "float", "0 to 0.5; 0.1 softens the one-hot targets a little.",
-          kinds=KERAS, example="0.1"),
+          kinds=KERAS_KINDS, example="0.1"),
     Field("augment", "Augmentation", "bool", "Small shifts, left-right flips and random erasing.", kinds=("cnn",)),
     Field("subset", "Training images", "optional_int", "Train on a stratified subset (100 to 42,000) for a quick "
-          "run; empty = all 42,000.", kinds=ALL, example="5000"),
-    Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=ALL, example="20240329"),
+          "run; empty = all 42,000.", kinds=KINDS, example="5000"),
+    Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=KINDS, example="20240329"),
     Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
-          "refit on train + validation for the test evaluation.", kinds=KERAS),
+          "refit on train + validation for the test evaluation.", kinds=KERAS_KINDS),
     Field("pace_s", "Demo pace (s an epoch)", "float", "0 = full speed. For a class on a projector: each epoch "
           "lasts at least this many seconds (3 is watchable), so the curves grow while people watch.",
-          kinds=KERAS, example="3"),
-    Field("name", "Run name", "text", kinds=ALL),
+          kinds=KERAS_KINDS, example="3"),
+    Field("name", "Run name", "text", kinds=KINDS),
 )
 LABELS = {f.name: f.label for f in FIELDS}
 HYPER = {f.name for f in FIELDS if f.group == "training"}  # RunConfig fields; the rest live in ModelSpec

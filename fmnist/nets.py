@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fmnist.config import ConfigError, ModelSpec, RunConfig
+from fmnist.config import BASELINE_KINDS, ConfigError, ModelSpec, RunConfig
 
 RESNET_BASE_PARAMS = 23_587_712  # ResNet50(include_top=False): fixed by the architecture
 
@@ -16,7 +16,7 @@ def count_params(m: ModelSpec) -> int:
     """Trainable + frozen parameters, computed from the spec (no TensorFlow import).
 
     Hand-written so a page can check the parameter cap instantly; tests compare it with Keras."""
-    if m.kind in ("majority", "forest"):
+    if m.kind in BASELINE_KINDS:
         return 0
     if m.kind == "resnet":
         return RESNET_BASE_PARAMS + _dense_params(2048, m.dense, m.batch_norm)

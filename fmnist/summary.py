@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from fmnist.artifacts import ArtifactError, sha256
+from fmnist.config import KERAS_KINDS
 from fmnist.presets import all_presets
 from fmnist.settings import Settings
 from fmnist.store import Run, Store
@@ -32,7 +33,7 @@ OVERFIT_GAP = 0.05
 
 def _hyper(config_json: str) -> dict:
     cfg = json.loads(config_json)
-    keras_run = cfg["model"]["kind"] in ("mlp", "cnn", "resnet")
+    keras_run = cfg["model"]["kind"] in KERAS_KINDS
     return {"Batch": cfg["batch_size"] if keras_run else None,
             "Optimizer": cfg["optimizer"] if keras_run else None,
             "LR": cfg["learning_rate"] if keras_run else None,

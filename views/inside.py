@@ -3,13 +3,14 @@ import streamlit as st
 
 from fmnist import charts, inside, predict
 from fmnist.artifacts import ArtifactError
+from fmnist.config import BUILT_KINDS
 from fmnist.data import CLASS_NAMES, DatasetError
 from views._common import dataset, lab_settings, store
 
 st.title(":material/neurology: Inside a network")
 st.caption("What a trained network has learned, and what it does with one image, layer by layer.")
 
-runs = {r.id: r for r in predict.finished_runs(store()) if r.kind in ("mlp", "cnn")}
+runs = {r.id: r for r in predict.finished_runs(store()) if r.kind in BUILT_KINDS}
 if not runs:
     st.info("Train an MLP or CNN first: this page looks inside a finished neural-network run.")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
