@@ -34,6 +34,15 @@ class ConvBlock:
     pool: int = 2  # 0 or 1 = no pooling after this convolution
     batch_norm: bool = False
 
+    def conv_side(self, side: int) -> int:
+        """The side of the convolution's output on a side x side input ('valid' padding: the kernel fits whole)."""
+        return side - self.kernel + 1
+
+    def out_side(self, side: int) -> int:
+        """The side after the convolution and its pooling (MaxPooling2D drops a remainder)."""
+        side = self.conv_side(side)
+        return side // self.pool if self.pool > 1 else side
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -157,8 +166,7 @@ def _conv_errors(m: ModelSpec, errs: dict[str, str]) -> None:
         _in_range(errs, f"model.conv[{i}].kernel", block.kernel, 1, 7)
         _in_range(errs, f"model.conv[{i}].pool", block.pool, 0, 4)
         if isinstance(block.kernel, int) and isinstance(block.pool, int):
-            side = side - block.kernel + 1
-            side = side // block.pool if block.pool > 1 else side
+            side = block.out_side(side)
         if side < 1:
             errs[f"model.conv[{i}]"] = "the image shrinks to nothing here: use fewer layers, smaller kernels or less pooling"
             return

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fmnist.config import RunConfig
-from fmnist.nets import RESNET_BASE_PARAMS
 
+RESNET_BASE_PARAMS = 23_587_712  # ResNet50(include_top=False): fixed by the architecture
 RESNET_BASE_MACS_224 = 3_860_000_000  # ResNet50 without its top at 224x224: about 3.9 G multiply-adds an image
 # Keras class names that do not fit a third of the page; the table shows these instead
 SHORT_NAMES = {"BatchNormalization": "BatchNorm", "GlobalAveragePooling2D": "GlobalAvgPool2D",
@@ -77,15 +77,14 @@ def _conv_layers(config: RunConfig, out: list[Layer]) -> int:
         out += [Layer(name, (28, 28, 1)) for name in ("RandomFlip", "RandomTranslation", "RandomErasing")]
     side, channels = 28, 1
     for block in config.model.conv:
-        side, f = side - block.kernel + 1, block.filters
+        conv, f = block.conv_side(side), block.filters
         weights = block.kernel ** 2 * channels * f
-        out.append(Layer("Conv2D", (side, side, f), weights + f, side * side * weights))
+        out.append(Layer("Conv2D", (conv, conv, f), weights + f, conv * conv * weights))
         if block.batch_norm:
-            out += [Layer("BatchNormalization", (side, side, f), 4 * f), Layer("Activation", (side, side, f))]
+            out += [Layer("BatchNormalization", (conv, conv, f), 4 * f), Layer("Activation", (conv, conv, f))]
+        side, channels = block.out_side(side), f
         if block.pool > 1:
-            side //= block.pool
             out.append(Layer("MaxPooling2D", (side, side, f)))
-        channels = f
     return side * side * channels
 
 
