@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-from fmnist import jobs, presets, queue_commands, runner, summary, supervisor
+from fmnist import jobs, labels, presets, queue_commands, runner, summary, supervisor
 from fmnist.classroom import ClassroomError
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError
@@ -164,7 +164,7 @@ def predict(args) -> int:
     except (predict_mod.PredictError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"model: {predict_mod.run_label(run)}")
+    print(f"model: {labels.model_choice(run)}")
     failed = 0
     for path in args.images:
         try:

@@ -85,11 +85,6 @@ def choose_run(store: Store, run_id: int | None = None) -> Run:
     return run
 
 
-def run_label(run: Run) -> str:
-    val = f", validation {run.val_acc:.1%}" if run.val_acc is not None else ""
-    return f"#{run.id} {run.name} ({run.preset}{val})"
-
-
 def load_model(store: Store, run_id: int, models_dir: Path):
     """The run's model, checked against its SHA-256 on first load and then kept in memory. A model trained on
     another node is copied out of the store into `models_dir` first (artifacts.fetch)."""

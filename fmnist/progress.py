@@ -1,4 +1,4 @@
-"""How far a run has got and how long it will take: epoch-time estimates, progress, ETA, queue rows, labels."""
+"""How far a run has got and how long it will take: epoch-time estimates, progress, ETA, queue rows, the run picker."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fmnist import charts, layer_table
+from fmnist import charts, labels, layer_table
 from fmnist.config import RunConfig
 from fmnist.store import Run, Store
 
@@ -200,22 +200,12 @@ def curves(run: Run, epochs: list[dict]):
     return fig
 
 
-def label(run: Run) -> str:
-    """'#12 Single hidden layer · finished · val 0.8867 · alice'"""
-    parts = [f"#{run.id} {run.name}", run.status]
-    if run.val_acc is not None:
-        parts.append(f"val {run.val_acc:.4f}")
-    if run.user:
-        parts.append(run.user)
-    return " · ".join(parts)
-
-
 def picker_labels(current: Run | None, store: Store, limit: int = 200) -> dict[int, str]:
     """The run picker's options, newest first; an older run opened from its URL is listed too."""
-    labels = {r.id: label(r) for r in store.runs(limit=limit)}
-    if current and current.id not in labels:
-        labels = {current.id: label(current), **labels}
-    return labels
+    options = {r.id: labels.with_status(r) for r in store.runs(limit=limit)}
+    if current and current.id not in options:
+        options = {current.id: labels.with_status(current), **options}
+    return options
 
 
 def queue_rows(active: list[Run], now: float | None = None) -> list[dict]:
@@ -240,7 +230,7 @@ def _total(run: Run) -> int:
 
 
 def _queue_row(run: Run, state: str, since: float) -> dict:
-    return {"id": run.id, "name": run.name, "user": run.user or "(no name)", "state": state,
+    return {"id": run.id, "label": labels.short(run), "user": run.user or "(no name)", "state": state,
             "for": duration(since), "stopping": run.stop_requested_at is not None}
 
 

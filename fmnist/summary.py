@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fmnist import labels
 from fmnist.artifacts import ArtifactError, sha256
 from fmnist.config import KERAS_KINDS
 from fmnist.presets import all_presets
@@ -241,19 +242,15 @@ def _verify(run: Run, data: bytes | None) -> None:
                             "It is not offered for download; retrain the run.")
 
 
-def run_label(run: Run) -> str:
-    return f"#{run.id} {run.name}"
-
-
 def curves(store: Store, runs: list[Run]) -> dict[str, pd.DataFrame]:
     """Each run's epochs, for overlaying their curves."""
-    return {run_label(r): pd.DataFrame(store.epochs(r.id)) for r in runs}
+    return {labels.short(r): pd.DataFrame(store.epochs(r.id)) for r in runs}
 
 
 def scatter_frame(runs: list[Run], x: str = "params") -> pd.DataFrame:
     """One point per run that has both `x` and a validation accuracy (baselines have no parameter count;
     0 parameters would not fit a log axis either). `tag` ("#5") is the short label drawn by the point."""
-    frame = pd.DataFrame({"name": [run_label(r) for r in runs], "tag": [f"#{r.id}" for r in runs],
+    frame = pd.DataFrame({"name": [labels.short(r) for r in runs], "tag": [f"#{r.id}" for r in runs],
                           "params": [r.params or None for r in runs], "seconds": [r.seconds for r in runs],
                           "val_acc": [r.val_acc for r in runs]})
     return frame.dropna(subset=[x, "val_acc"]).reset_index(drop=True)
@@ -265,16 +262,11 @@ def page_count(total: int, size: int = PAGE_SIZE) -> int:
 
 def table_caption(total: int, best: Run | None) -> str:
     """What the table under it shows, in words: how many runs, which is best, what Gap and locked mean."""
-    which = f" (#{best.id} {best.name}, {best.val_acc:.2%})" if best else ""
+    which = f" ({labels.short(best)}, {best.val_acc:.2%})" if best else ""
     return (f"{total} runs match, newest first. **{BEST_MARK}** marks the finished run with the highest validation "
             f"accuracy{which}. **Gap** = train − validation accuracy: above 5 points (red) the model fits its "
             "training images much better than new ones, a sign of overfitting. A test accuracy stays "
             f"*{LOCKED}* until that run's test evaluation is opened.")
-
-
-def final_label(run: Run) -> str:
-    """How the final-model chooser names a run: stable, so a link that names the run keeps working."""
-    return f"{run_label(run)} · val {run.val_acc:.2%}"
 
 
 def test_looks(run: Run) -> str:

@@ -149,15 +149,10 @@ def test_queue_rows_put_running_first_and_number_the_waiting(run_factory):
     running = replace(run_factory("mlp3", user="bo", epochs=100), status="running", started_at=NOW - 125,
                       epochs=4, stop_requested_at=NOW - 1)
     rows = progress.queue_rows([running, waiting_a, waiting_b], now=NOW)
-    assert [(r["id"], r["user"], r["state"], r["for"], r["stopping"]) for r in rows] == [
-        (running.id, "bo", "running, epoch 4 of 100", "2 min 05 s", True),
-        (waiting_a.id, "ana", "waiting, #1 in line", "30 s", False),
-        (waiting_b.id, "(no name)", "waiting, #2 in line", "10 s", False)]
-
-
-def test_label(run_factory):
-    run = replace(run_factory("mlp1", user="ana"), status="finished", val_acc=0.88671)
-    assert progress.label(run) == f"#{run.id} Single hidden layer · finished · val 0.8867 · ana"
+    assert [(r["id"], r["label"], r["user"], r["state"], r["for"], r["stopping"]) for r in rows] == [
+        (running.id, f"#{running.id} 3 hidden layers", "bo", "running, epoch 4 of 100", "2 min 05 s", True),
+        (waiting_a.id, f"#{waiting_a.id} Single hidden layer", "ana", "waiting, #1 in line", "30 s", False),
+        (waiting_b.id, f"#{waiting_b.id} Multi CNN", "(no name)", "waiting, #2 in line", "10 s", False)]
 
 
 def test_verdicts_of_ended_runs(run_factory):

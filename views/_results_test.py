@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from fmnist import charts, evaluate, summary
+from fmnist import charts, evaluate, labels, summary
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.store import Store
@@ -43,7 +43,7 @@ def final_model(db: Store) -> None:
     elif st.session_state.get("final") not in (None, *by_id):  # deleted since: back to the best
         del st.session_state["final"]
     run_id = st.selectbox("Final model, chosen on validation accuracy (best first)", list(by_id), key="final",
-                          format_func=lambda i: summary.final_label(by_id[i]))
+                          format_func=lambda i: labels.final_choice(by_id[i]))
     if st.query_params.get(URL_KEY) != str(run_id):  # the choice, even the default one, goes into the link
         st.query_params[URL_KEY] = str(run_id)
     st.button(f"Evaluate run #{run_id} on the test set", type="primary", on_click=_evaluate, args=(run_id,))

@@ -1,7 +1,7 @@
 """The train page's live panel: the selected run's progress and curves, and the queue, re-read from the store."""
 import streamlit as st
 
-from fmnist import jobs, progress
+from fmnist import jobs, labels, progress
 from fmnist.store import Run, StoreError
 from views._common import lab_settings, store
 from views._continue import run_actions
@@ -16,7 +16,7 @@ def show_live(current: Run | None) -> None:
 
 
 def show_run(run: Run, runs, active: list[Run]) -> None:
-    st.subheader(progress.label(run))
+    st.subheader(labels.with_status(run))
     rows = runs.epochs(run.id)
     guess = None if rows else progress.expected_epoch(run.run_config(), runs)
     if verdict := progress.verdict(run):
@@ -50,7 +50,7 @@ def live(run_id: int | None, polling: bool) -> None:
     st.subheader("Queue")
     for row in progress.queue_rows(active):
         left, right = st.columns([5, 1])
-        left.markdown(f"**#{row['id']} {row['name']}** · {row['user']} · {row['state']} · for {row['for']}")
+        left.markdown(f"**{row['label']}** · {row['user']} · {row['state']} · for {row['for']}")
         right.button("Stopping…" if row["stopping"] else "Stop", key=f"queue-stop-{row['id']}", on_click=stop,
                      args=(row["id"],), disabled=row["stopping"])
     if not active:

@@ -1,7 +1,7 @@
 """Inside a network: first-layer filters or weights; a chosen image's feature maps and Grad-CAM."""
 import streamlit as st
 
-from fmnist import charts, inside, predict
+from fmnist import charts, inside, labels, predict
 from fmnist.artifacts import ArtifactError
 from fmnist.config import BUILT_KINDS
 from fmnist.data import CLASS_NAMES, DatasetError
@@ -15,7 +15,7 @@ if not runs:
     st.info("Train an MLP or CNN first: this page looks inside a finished neural-network run.")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="inside_run",
+run_id = st.selectbox("Model", list(runs), format_func=lambda i: labels.model_choice(runs[i]), key="inside_run",
                       help="Every finished MLP and CNN run; the best validation accuracy comes first.")
 try:
     model = predict.load_model(store(), run_id, lab_settings().models_dir)

@@ -1,7 +1,7 @@
 """Results: every run in one table, curves overlaid, downloads, edits, and the final model on the test set."""
 import streamlit as st
 
-from fmnist import charts, evaluate, summary
+from fmnist import charts, evaluate, labels, summary
 from fmnist.store import STATUSES
 from views._classroom import classroom_config
 from views._common import store
@@ -50,9 +50,9 @@ def runs_table(db) -> None:
 
 
 def compare(db, ended) -> None:
-    labels = {r.id: summary.run_label(r) for r in ended}
-    picked = st.multiselect("Runs to overlay (finished or stopped, best validation accuracy first)", list(labels),
-                            default=list(labels)[:3], format_func=labels.get, key="overlay")
+    names = {r.id: labels.short(r) for r in ended}
+    picked = st.multiselect("Runs to overlay (finished or stopped, best validation accuracy first)", list(names),
+                            default=list(names)[:3], format_func=names.get, key="overlay")
     curves = summary.curves(db, [r for r in ended if r.id in picked])
     left, right = st.columns(2)
     left.plotly_chart(charts.overlay_curves(curves, "val_accuracy"))

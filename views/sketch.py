@@ -1,7 +1,7 @@
 """Sketch: draw, upload or pick a garment; see what the model sees, what it predicts, and why."""
 import streamlit as st
 
-from fmnist import charts, inside, predict, saliency
+from fmnist import charts, inside, labels, predict, saliency
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import UPLOAD_TYPES, ImageError, from_canvas, from_upload
@@ -16,7 +16,7 @@ if not runs:
     st.info("Train a model first: predictions come from a finished run.")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run_id = st.selectbox("Model", list(runs), format_func=lambda i: predict.run_label(runs[i]), key="run",
+run_id = st.selectbox("Model", list(runs), format_func=lambda i: labels.model_choice(runs[i]), key="run",
                       bind="query-params", help="Every finished run; the best validation accuracy comes first.")
 
 left, right = st.columns([5, 6], gap="large")

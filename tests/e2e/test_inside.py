@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist import data, predict, settings as settings_mod, store as store_mod
+from fmnist import data, labels, predict, settings as settings_mod, store as store_mod
 from fmnist.config import ConvBlock, ModelSpec
 from fmnist.data import CLASS_NAMES
 from tests.e2e.conftest import open_select, screenshot, wait_for_app
@@ -42,7 +42,7 @@ def test_a_cnns_filters_feature_maps_and_grad_cam_with_their_explanations(page, 
     page.locator("[data-testid='stSidebarNav']").get_by_text("Inside", exact=True).click()
     page.get_by_role("heading", name="Inside a network").wait_for()
     open_select(page, "Model")
-    page.get_by_role("option", name=predict.run_label(run), exact=True).click()
+    page.get_by_role("option", name=labels.model_choice(run), exact=True).click()
     wait_for_app(page)
     open_select(page, "Class")
     page.get_by_role("option", name="Trouser", exact=True).click()

@@ -13,7 +13,7 @@ from PIL import Image
 
 from playwright.sync_api import expect
 
-from fmnist import data, images, photos, predict, settings as settings_mod, store as store_mod
+from fmnist import data, images, labels, photos, predict, settings as settings_mod, store as store_mod
 from fmnist.data import CLASS_NAMES
 from tests.e2e.conftest import screenshot, wait_for_app
 from tests.test_predict import SMALL_CNN, add_finished_run, fit
@@ -65,7 +65,7 @@ def test_drawing_a_shoe_on_the_canvas_gets_a_prediction(page, app_url, small_cnn
     page.get_by_text("Why accuracy?").wait_for()  # the app's own navigation is in place
     page.locator("[data-testid='stSidebarNav']").get_by_text("Sketch", exact=True).click()
     page.get_by_text("Draw something first").wait_for()
-    assert page.get_by_role("combobox", name="Model").input_value() == predict.run_label(run)
+    assert page.get_by_role("combobox", name="Model").input_value() == labels.model_choice(run)
 
     draw(page, SNEAKER)
     headline = page.get_by_role("heading", name=HEADLINE)
