@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist import files
+from fmnist.data import NUM_CLASSES
 
 
 class ArtifactError(RuntimeError):
@@ -21,7 +22,7 @@ class MajorityModel:
         self.label = int(label)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        probs = np.zeros((len(x), 10), dtype=np.float32)
+        probs = np.zeros((len(x), NUM_CLASSES), dtype=np.float32)
         probs[:, self.label] = 1.0
         return probs
 
@@ -33,7 +34,7 @@ class ForestModel:
         self.clf = clf
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        probs = np.zeros((len(x), 10), dtype=np.float32)
+        probs = np.zeros((len(x), NUM_CLASSES), dtype=np.float32)
         probs[:, self.clf.classes_] = self.clf.predict_proba(x.reshape(len(x), -1))
         return probs
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from fmnist import artifacts
-from fmnist.data import CLASS_NAMES, Split, load_split
+from fmnist.data import CLASS_NAMES, NUM_CLASSES, Split, load_split
 from fmnist.settings import Settings
 from fmnist.store import Store
 
-LABELS = list(range(len(CLASS_NAMES)))
+LABELS = list(range(NUM_CLASSES))
 WHY_LAST = ("The test set is kept for last: every look at test accuracy that influences a choice (which model, "
             "which settings) makes that figure optimistic. Choose on validation accuracy, then look at test "
             "accuracy once, to report it.")

@@ -16,7 +16,6 @@ SOURCES = {
     "test": "Test (10,000)",
 }
 SPLITS = {"train": "Train", "val": "Validation", "test": "Test"}
-N_CLASSES = len(data.CLASS_NAMES)
 EMBED_VERSION = 1  # bump when an embedding's recipe changes, so old disk caches are not reused
 
 
@@ -66,14 +65,14 @@ def sample_title(count: int, source: str, classes: tuple[int, ...] | list[int] =
 
 def class_counts(split: data.Split) -> dict[str, list[int]]:
     """Images per class in each split, {"Train": [10 counts], "Validation": [...], "Test": [...]}."""
-    return {name: np.bincount(split.part(key)[1], minlength=N_CLASSES).tolist()
+    return {name: np.bincount(split.part(key)[1], minlength=data.NUM_CLASSES).tolist()
             for key, name in SPLITS.items()}
 
 
 def mean_images(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The mean image of each class, (10, 28, 28) float; zeros for a class with no image."""
-    means = np.zeros((N_CLASSES, *x.shape[1:]))
-    for c in range(N_CLASSES):
+    means = np.zeros((data.NUM_CLASSES, *x.shape[1:]))
+    for c in range(data.NUM_CLASSES):
         mask = y == c
         if mask.any():
             means[c] = x[mask].mean(axis=0)

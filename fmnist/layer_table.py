@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fmnist.config import RunConfig
+from fmnist.data import NUM_CLASSES
 
 RESNET_BASE_PARAMS = 23_587_712  # ResNet50(include_top=False): fixed by the architecture
 RESNET_BASE_MACS_224 = 3_860_000_000  # ResNet50 without its top at 224x224: about 3.9 G multiply-adds an image
@@ -48,7 +49,7 @@ def layers(config: RunConfig) -> list[Layer]:
         if m.flatten_dropout:
             out.append(Layer("Dropout", (width,)))
     width = _dense_layers(m, width, out)
-    out.append(Layer("Dense", (10,), width * 10 + 10, width * 10))
+    out.append(Layer("Dense", (NUM_CLASSES,), width * NUM_CLASSES + NUM_CLASSES, width * NUM_CLASSES))
     return out
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from fmnist import layer_table
 from fmnist.config import ConfigError, ModelSpec, RunConfig
+from fmnist.data import NUM_CLASSES
 
 
 class WeightsError(RuntimeError):
@@ -25,7 +26,7 @@ def check_size(config: RunConfig, max_params: int) -> None:
 
 
 def build(config: RunConfig):
-    """A compiled-ready (not compiled) Keras model: uint8 28x28 in, 10 softmax probabilities out."""
+    """A compiled-ready (not compiled) Keras model: uint8 28x28 in, one softmax probability a class out."""
     import keras
     from keras import layers
 
@@ -44,7 +45,7 @@ def build(config: RunConfig):
         if m.flatten_dropout:
             x = layers.Dropout(m.flatten_dropout)(x)
     x = _dense_stack(x, m)
-    outputs = layers.Dense(10, activation="softmax", name="classes")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name=config.preset or "custom")
 
 

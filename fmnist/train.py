@@ -10,7 +10,7 @@ import numpy as np
 
 from fmnist.artifacts import ForestModel, KerasModel, MajorityModel
 from fmnist.config import RunConfig
-from fmnist.data import Split, stratified_subset
+from fmnist.data import NUM_CLASSES, Split, stratified_subset
 
 STOP_CHECK_S = 0.5   # how often a stop request is looked for between batches
 FOREST_CHUNK = 10    # trees added between stop checks
@@ -68,7 +68,7 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _fit_majority(split: Split, y_train: np.ndarray, hooks: Hooks) -> Result:
-    model = MajorityModel(np.bincount(y_train, minlength=10).argmax())
+    model = MajorityModel(np.bincount(y_train, minlength=NUM_CLASSES).argmax())
     train, val = accuracy(model, y_train, y_train), accuracy(model, split.x_val, split.y_val)
     hooks.on_epoch(1, {"accuracy": train, "val_accuracy": val, "seconds": 0.0})
     return Result(train, val, accuracy(model, split.x_test, split.y_test), None, 1, 0.0, model=model)
@@ -123,7 +123,7 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
         callbacks.insert(0, keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=config.patience, min_delta=config.min_delta,
             restore_best_weights=config.restore_best))
-    onehot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
+    onehot = lambda y: keras.utils.to_categorical(y, NUM_CLASSES)  # noqa: E731
     history = model.fit(x_train, onehot(y_train), validation_data=(split.x_val, onehot(split.y_val)),
                         epochs=offset + config.epochs, initial_epoch=offset, batch_size=config.batch_size,
                         verbose=0, callbacks=callbacks)
@@ -171,7 +171,7 @@ def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> t
     from fmnist import nets
 
     x = np.concatenate([split.x_train, split.x_val])
-    y = keras.utils.to_categorical(np.concatenate([split.y_train, split.y_val]), 10)
+    y = keras.utils.to_categorical(np.concatenate([split.y_train, split.y_val]), NUM_CLASSES)
     keras.utils.set_random_seed(config.seed)
     model = nets.build(config)
     _compile(model, config.with_(epochs=epochs), math.ceil(len(x) / config.batch_size))

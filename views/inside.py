@@ -4,7 +4,7 @@ import streamlit as st
 from fmnist import charts, inside, labels, predict
 from fmnist.artifacts import ArtifactError
 from fmnist.config import BUILT_KINDS
-from fmnist.data import CLASS_NAMES, DatasetError
+from fmnist.data import CLASS_NAMES, NUM_CLASSES, DatasetError
 from views._common import dataset, lab_settings, store
 
 st.title(":material/neurology: Inside a network")
@@ -42,7 +42,7 @@ truth = None
 if source == "My drawing":
     image, caption = drawing, "Your drawing from the Sketch page"
 else:
-    label = pick.selectbox("Class", [None, *range(10)], key="inside_class",
+    label = pick.selectbox("Class", [None, *range(NUM_CLASSES)], key="inside_class",
                            format_func=lambda c: "Any class" if c is None else CLASS_NAMES[c])
     index = pick.number_input("Test image number" if label is None else f"Which {CLASS_NAMES[label]} (0 = the first)",
                               0, 9999, 0, key="inside_index")
