@@ -8,9 +8,6 @@ import sys
 from fmnist import queue_commands, quiet_tf
 from fmnist.bench import GROUP_NAMES
 
-NEEDS_TF = ("train", "reproduce", "predict", "bench")  # commands that may build or load a Keras model
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fmnist", description="Fashion-MNIST Lab")
     sub = p.add_subparsers(dest="command", required=True)
@@ -90,9 +87,7 @@ def _at_least_one(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     quiet_tf.quiet_env()
     args = _parser().parse_args(argv)
-    if args.command in NEEDS_TF and not getattr(args, "background", False):
-        quiet_tf.import_tensorflow()  # now, with its start-up notices kept off the terminal
-    from fmnist import commands
+    from fmnist import commands  # (they import TensorFlow, quietly, once their options have been checked)
     try:
         return commands.COMMANDS[args.command](args)
     except commands.USER_ERRORS as exc:

@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-from fmnist import jobs, labels, presets, queue_commands, runner, summary, supervisor
+from fmnist import jobs, labels, presets, queue_commands, quiet_tf, runner, summary, supervisor
 from fmnist.classroom import ClassroomError
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError
@@ -60,6 +60,7 @@ def train(args) -> int:
         supervisor.ensure_one(store, settings)  # someone must start it: the app's supervisor, or a new one
         print(f"run {run_id} queued; follow it with `python -m fmnist runs`, stop it with `python -m fmnist stop {run_id}`")
         return 0
+    quiet_tf.import_tensorflow()  # after the checks, so a bad option fails at once; its notices kept off the terminal
     run_id = runner.create_foreground(store, config)
     print(f"run {run_id}: {config.name} ...", flush=True)
     status = runner.execute(store, settings, run_id)
@@ -127,6 +128,7 @@ def reproduce(args) -> int:
     store, settings = _open()
     configs = [_checked(reproduce_config(key, args.subset, args.limit), settings)
                for key in args.presets or presets.NOTEBOOK_KEYS]  # every one checked before the first run is written
+    quiet_tf.import_tensorflow()
     failed = 0
     for config in configs:
         run_id = runner.create_foreground(store, config)
@@ -160,6 +162,7 @@ def predict(args) -> int:
     store, settings = _open()
     try:
         run = predict_mod.choose_run(store, args.run)
+        quiet_tf.import_tensorflow()
         model = predict_mod.load_model(store, run.id, settings.models_dir)
     except (predict_mod.PredictError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -190,6 +193,7 @@ def bench(args) -> int:
 
     from fmnist.bench import GROUP_NAMES, plan, report, suite
     settings = load()
+    quiet_tf.import_tensorflow()
     out = Path(args.json) if args.json else settings.home / "bench-report.json"
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress; the table goes to stdout
     result = suite.run(args.only or list(GROUP_NAMES), plan.plan_for(args.quick), settings, log)
