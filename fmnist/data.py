@@ -6,7 +6,7 @@ import gzip
 import threading
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,6 @@ class Split:
     y_val: np.ndarray
     x_test: np.ndarray   # (10000, 28, 28)
     y_test: np.ndarray
-    source: str = ""
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
@@ -151,15 +150,9 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def _build(settings: Settings) -> dict[str, np.ndarray]:
     files = find_files(settings)
-    if files:
-        x, y, xt, yt = read_files(files)
-        source = str(files["train_images"].parent)
-    else:
-        x, y, xt, yt = _download()
-        source = "keras download"
+    x, y, xt, yt = read_files(files) if files else _download()
     x_train, x_val, y_train, y_val = notebook_split(x, y)
-    return dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
-                x_test=xt, y_test=yt, source=np.array(source))
+    return dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=xt, y_test=yt)
 
 
 def cache_path(settings: Settings) -> Path:
@@ -173,11 +166,10 @@ def load_split(settings: Settings) -> Split:
         write_arrays(path, _build(settings))
     try:
         with np.load(path) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            arrays = {f.name: npz[f.name] for f in fields(Split)}  # older caches also hold a "source"
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DatasetError(f"The dataset cache {path} is damaged ({exc}); delete it and it will be rebuilt.") from exc
-    source = str(arrays.pop("source"))
-    return Split(**arrays, source=source)
+    return Split(**arrays)
 
 
 _SHARED_LOCK = threading.Lock()

@@ -79,14 +79,6 @@ def per_class_frame(report: dict) -> pd.DataFrame:
                          "F1": pc["f1"], "Test images": pc["support"]})
 
 
-def most_confused(report: dict) -> tuple[int, int]:
-    """The (true, predicted) pair with the most mistakes."""
-    cm = np.array(report["confusion"])
-    np.fill_diagonal(cm, -1)
-    true, pred = np.unravel_index(int(cm.argmax()), cm.shape)
-    return int(true), int(pred)
-
-
 def examples(report: dict, true: int | None = None, pred: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Test images in one cell of the confusion matrix (None = any class), most confident first.
 

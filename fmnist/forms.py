@@ -234,14 +234,6 @@ def read(values: dict, base: RunConfig, user: str = "", max_params: int | None =
     return FormState(None if errors else config, draft, errors)
 
 
-def to_config(values: dict, base: RunConfig, user: str = "", max_params: int | None = None) -> RunConfig:
-    """The RunConfig the form describes. Raises ConfigError({form field: message}) if any field is bad."""
-    state = read(values, base, user, max_params)
-    if state.errors:
-        raise ConfigError(state.errors)
-    return state.config
-
-
 def _numbers(values: dict, base: RunConfig, errors: dict[str, str]) -> dict:
     """Number boxes' text -> numbers; a box that cannot be read gets its message and keeps base's value,
     so nothing downstream ever runs with a value the user did not type unless the error is shown."""

@@ -146,7 +146,6 @@ def test_examples_pick_exactly_one_cell_most_confident_first():
     assert evaluate.examples(report, 6, 6)[0].tolist() == [4]  # a diagonal cell: the correct ones
     assert evaluate.examples(report, None, 6)[0].tolist() == [1]
     assert evaluate.examples(report, 1, 2)[0].tolist() == []
-    assert evaluate.most_confused(report) == (6, 0)
     assert evaluate.cell_title(6, 0) == "Shirt mistaken for T-shirt/top"
     assert evaluate.cell_title(6, 6) == "Shirt: predicted correctly"
     assert evaluate.cell_title(None, None) == "Any class mistaken for another class"

@@ -137,7 +137,7 @@ def test_resnet_from_scratch_tiny(split):
     # cores, so this fit gets the real split's training part with its first 500 validation
     # and 300 test images.
     small = Split(split.x_train, split.y_train, split.x_val[:500], split.y_val[:500],
-                  split.x_test[:300], split.y_test[:300], source=split.source)
+                  split.x_test[:300], split.y_test[:300])
     base = presets.config_for("resnet", subset=200, epochs=1, batch_size=64)
     config = replace(base, model=replace(base.model, weights=None))
     rec = Recorder()

@@ -34,7 +34,7 @@ def subset(split: Split, train_n: int | None, val_n: int | None = None, test_n: 
         x, y = split.part(name)
         idx = stratified_subset(y, n, seed) if n else np.arange(len(y))
         parts[f"x_{name}"], parts[f"y_{name}"] = x[idx], y[idx]
-    return Split(**parts, source=split.source)
+    return Split(**parts)
 
 
 def onehot(y: np.ndarray) -> np.ndarray:
