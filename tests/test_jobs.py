@@ -5,7 +5,6 @@ checked the same way on every one."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import signal
 import subprocess
@@ -62,47 +61,7 @@ def status_of(store, settings, run_id):
     return store.get(run_id).status
 
 
-def test_a_run_goes_queued_running_finished_with_its_epochs(lab):
-    store, s = lab()
-    seen = []
-    run_id = jobs.submit(presets.config_for("mlp1", **TINY), store, s)
-    seen.append(store.get(run_id).status)
-    wait_for(lambda: seen.append(status_of(store, s, run_id)) or seen[-1] == "finished")
-    assert seen[0] in ("queued", "running") and "running" in seen and seen[-1] == "finished"
-    run = store.get(run_id)
-    assert [e["epoch"] for e in store.epochs(run_id)] == [1, 2]
-    assert run.model_sha256 and os.path.exists(run.model_path) and 0 < run.test_acc <= 1
-    assert (s.logs_dir / f"run-{run_id}.log").read_text().count("ended: finished") == 1
-
-
-def test_kill_9_fails_the_run_keeps_its_epochs_and_starts_the_next(lab):
-    store, s = lab()
-    victim = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
-    waiting = jobs.submit(presets.config_for("mlp1", name="next in line", **TINY), store, s)
-    wait_for(lambda: len(store.epochs(victim)) >= 2)
-    assert store.get(waiting).status == "queued"  # one slot: it waits its turn
-    os.kill(store.get(victim).pid, signal.SIGKILL)
-    killed_at = time.time()
-    wait_for(lambda: status_of(store, s, victim) == "failed", timeout=30)
-    print(f"kill -9 -> failed in the store after {time.time() - killed_at:.2f} s")
-    run = store.get(victim)
-    # the signal is named when this process can still collect the worker's exit status
-    assert run.error in ("worker died: signal 9", "worker died: its process is gone")
-    assert len(store.epochs(victim)) >= 2 and store.integrity_ok()
-    wait_for(lambda: status_of(store, s, waiting) == "finished")
-
-
-def test_stop_a_running_run_keeps_finished_epochs(lab):
-    store, s = lab()
-    run_id = jobs.submit(presets.config_for("mlp1", subset=3000, epochs=200, batch_size=32), store, s)
-    wait_for(lambda: len(store.epochs(run_id)) >= 1)
-    asked = time.time()
-    assert jobs.stop(run_id, store, s) == "running"
-    wait_for(lambda: status_of(store, s, run_id) == "stopped", timeout=30)
-    print(f"stop -> stopped in the store after {time.time() - asked:.2f} s")
-    run = store.get(run_id)
-    assert run.error == "stopped by request"
-    assert len(store.epochs(run_id)) >= 1 and run.epochs == len(store.epochs(run_id))
+# A run's way to finished, stopped while running, and killed with -9: tests/test_run_lifecycle.py, on every backend.
 
 
 def test_stop_a_queued_run_removes_it_from_the_queue(lab):

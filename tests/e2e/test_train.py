@@ -153,11 +153,11 @@ def test_a_blank_or_wordy_learning_rate_is_kept_named_and_starts_nothing(page, a
 def test_the_time_left_counts_down_between_epochs_and_a_queued_run_waits(page, app_url, e2e_home):
     store = Store(e2e_home / "runs.db")
     open_train(page, app_url)
-    choose(page, "Model", "Multi CNN")  # epochs of seconds: time for the page to poll within one
-    page.locator("textarea[aria-label='Convolution layers']").wait_for()
-    expect(page.locator("input[aria-label='Training images']")).to_have_count(1)  # the old form is gone
-    # epochs of several seconds: the page polls every 2 s and only learns an epoch ended when it polls
-    slow = start(page, epochs=30, images="5000")
+    choose(page, "Model", "Single hidden layer")
+    # a demo's pace: epochs of 5 s whatever the machine, so the page (polling every 2 s) reads each one twice or more
+    fill(page, "Demo pace (s an epoch)", "5")
+    slow = start(page, epochs=30)
+    assert store.get(slow).run_config().pace_s == 5.0
     fill(page, "Run name", "waits its turn")
     waiting = start(page, epochs=30)
     expect(page.locator(PROGRESS)).to_have_text("Queued · waiting for a free training slot, #1 in line")
@@ -174,6 +174,10 @@ def test_the_time_left_counts_down_between_epochs_and_a_queued_run_waits(page, a
     assert counted, f"the time left never changed within an epoch: {seen}"
     for values in counted.values():
         assert values == sorted(values, reverse=True) and values[-1] < values[0]  # down, never up
+    rows = store.epochs(slow)
+    began = [r["ended_at"] - r["seconds"] for r in rows]  # (the row is written a moment after the epoch ends)
+    assert all(b - a >= 5 - 0.3 for a, b in zip(began, began[1:])), began  # each epoch began 5 s after the last
+    assert all(r["seconds"] < 5 for r in rows[1:])  # while the epochs themselves were quicker
     shoot_run(page, slow, "train-eta-counting-down")
     for run_id in (slow, waiting):
         store.request_stop(run_id) if store.get(run_id).status == "running" else store.mark_stopped(run_id, "test over")
