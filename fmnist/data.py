@@ -59,7 +59,7 @@ def _find_file(folder: Path, stem: str) -> Path | None:
 
 def candidate_dirs(settings: Settings) -> list[Path]:
     dirs = [settings.data_dir] if settings.data_dir else []
-    return dirs + [DEBIAN_DIR, KERAS_DIR]
+    return dirs + candidate_dirs_default()
 
 
 def find_files(settings: Settings) -> dict[str, Path] | None:
@@ -133,6 +133,7 @@ def _download() -> tuple[np.ndarray, ...]:
 
 
 def candidate_dirs_default() -> list[Path]:
+    """The folders searched when FMNIST_DATA_DIR is not set (read at call time: tests point KERAS_DIR elsewhere)."""
     return [DEBIAN_DIR, KERAS_DIR]
 
 
