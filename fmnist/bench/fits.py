@@ -12,7 +12,7 @@ import numpy as np
 
 from fmnist.bench.measure import marks_to_epochs
 from fmnist.config import RunConfig
-from fmnist.data import Split, stratified_subset
+from fmnist.data import NUM_CLASSES, Split, stratified_subset
 from fmnist.store import Store
 
 NO_TIME_LIMIT_S = 24 * 3600
@@ -39,7 +39,7 @@ def subset(split: Split, train_n: int | None, val_n: int | None = None, test_n: 
 
 def onehot(y: np.ndarray) -> np.ndarray:
     import keras
-    return keras.utils.to_categorical(y, 10)
+    return keras.utils.to_categorical(y, NUM_CLASSES)
 
 
 def build(config: RunConfig, n_train: int, **compile_kw):
