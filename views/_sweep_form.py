@@ -8,7 +8,7 @@ from views._common import lab_settings, store, user_name
 def sweep_form() -> None:
     """Creates the sweep and opens it (?sweep=ID) when the form is sent and valid."""
     keys = [k for k, p in presets.all_presets().items() if p.config.is_keras]
-    with st.form("new-sweep"):
+    with st.form("new-sweep", enter_to_submit=False):  # Enter in a box would press "Start the sweep"
         cols = st.columns(4)
         preset = cols[0].selectbox("Model", keys, index=keys.index("mlp1"), format_func=_title, key="sweep_preset")
         epochs = cols[1].number_input("Epochs a trial", 1, 100, 2, key="sweep_epochs")

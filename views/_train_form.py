@@ -33,7 +33,7 @@ def notebook_figures(preset: presets.Preset) -> None:
 def training_form(base, key: str) -> tuple[bool, dict, dict]:
     """(Start pressed, {field: value}, {field: placeholder for its error})."""
     defaults, values, slots = forms.initial_values(base), {}, {}
-    with st.form(f"train-{key}"):
+    with st.form(f"train-{key}", enter_to_submit=False):  # Enter in a box would press "Start training"
         for group, heading in (("model", "Layers"), ("training", "Training")):
             fields = forms.fields_for(base.model.kind, group)
             st.markdown(f"**{heading}**" if fields else "")

@@ -145,6 +145,13 @@ def test_a_blank_or_wordy_learning_rate_is_kept_named_and_starts_nothing(page, a
     expect(wordy).to_be_visible()
     wait_for_app(page)
     assert box.input_value() == "abc" and store.count() == before  # what was typed stays; nothing was queued
+    box.fill("0.001")
+    epochs = page.locator("input[aria-label='Epochs (at most)']")
+    epochs.fill("3")
+    epochs.press("Enter")  # with every box good, Enter in one still does not press "Start training"
+    page.wait_for_timeout(1500)
+    wait_for_app(page)
+    assert store.count() == before and "run=" not in page.url
     expect(page.get_by_text("Model summary · 202,735 parameters")).to_be_visible()  # still the user's network
     wordy.evaluate("e => e.scrollIntoView({block: 'center'})")
     screenshot(page, "train-learning-rate-words")
