@@ -8,12 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -27,7 +25,6 @@ CLASS_KEY = "FMNIST_CLASS_PASSWORD_HASH"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 PBKDF2_MIN_ITERATIONS = 100_000
 MAX_CAP = 100
-ROUND_FILE = "classroom-round.json"
 NO_NAME = "(no name)"
 HOW_TO_HASH = "Make one with `python -m fmnist hash-password` and paste the line it prints."
 
@@ -124,34 +121,24 @@ class Round:
     revealed_at: float | None = None
 
 
-def current_round(settings: Settings) -> Round:
-    path = Path(settings.home) / ROUND_FILE
-    try:
-        return Round(**json.loads(path.read_text()))
-    except FileNotFoundError:
-        return Round()
-    except (ValueError, TypeError) as exc:
-        raise ClassroomError(f"{path} is damaged ({exc}); delete it to start a fresh round.") from exc
+def current_round(store: Store) -> Round:
+    """The latest round, kept in the store so every app server of a class sees the same one."""
+    latest = store.latest_round()
+    return Round(*latest) if latest else Round()
 
 
-def start_round(settings: Settings) -> Round:
+def start_round(store: Store) -> Round:
     """A new round from now: an empty leaderboard, test accuracy hidden again."""
-    return _save(settings, Round(started_at=time.time()))
+    store.start_round(time.time())
+    return current_round(store)
 
 
-def reveal_round(store: Store, settings: Settings) -> Round:
+def reveal_round(store: Store) -> Round:
     """The end of the round: the leaderboard shows test accuracy, and each best run shown counts one look."""
-    for row in leaderboard(store, current_round(settings)).itertuples():
+    for row in leaderboard(store, current_round(store)).itertuples():
         store.count_test_view(int(row.Run))
-    return _save(settings, Round(current_round(settings).started_at, time.time()))
-
-
-def _save(settings: Settings, rnd: Round) -> Round:
-    path = Path(settings.home) / ROUND_FILE
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"started_at": rnd.started_at, "revealed_at": rnd.revealed_at}))
-    os.replace(tmp, path)  # readers see the old round or the new one, never half of one
-    return rnd
+    store.reveal_round(time.time())
+    return current_round(store)
 
 
 LEADERBOARD_COLUMNS = ["Rank", "Student", "Run", "Model", "Val accuracy", "Finished runs", "Test views",

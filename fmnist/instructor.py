@@ -8,12 +8,12 @@ from fmnist.store import Store
 
 
 def reveal(store: Store, settings: Settings) -> str:
-    classroom.reveal_round(store, settings)
+    classroom.reveal_round(store)
     return "Test accuracy revealed; one look at the test set was counted for each best run shown."
 
 
 def new_round(store: Store, settings: Settings) -> str:
-    classroom.start_round(settings)
+    classroom.start_round(store)
     return "A new round began: the leaderboard counts runs started from now."
 
 

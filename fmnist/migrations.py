@@ -70,10 +70,15 @@ def _v3(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE epochs ADD COLUMN ended_at " + schema.epochs.c.ended_at.type.compile(conn.dialect))
 
 
+def _v4(conn: Connection) -> None:
+    schema.class_rounds.create(conn, checkfirst=True)
+
+
 MIGRATIONS = [
     (1, "runs, epochs, evaluations", _v1),
     (2, "executor handle, node, lineage, sweeps, per-user caps, stored artifacts, supervisor lease", _v2),
     (3, "when each epoch ended", _v3),
+    (4, "classroom rounds (they were a file in one server's workspace)", _v4),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -94,6 +94,14 @@ leases = Table(  # who supervises the store: one holder at a time, renewed every
     Column("expires_at", Float, nullable=False),
 )
 
+# version 4
+class_rounds = Table(  # classroom mode: the leaderboard counts runs created since the latest round began
+    "class_rounds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False),
+    Column("revealed_at", Float),  # when the instructor showed the round's test accuracy
+)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from fmnist import migrations
-from fmnist.schema import ACTIVE, STATUSES, artifacts, epochs, evaluations, leases, runs, user_caps
+from fmnist.schema import ACTIVE, STATUSES, artifacts, class_rounds, epochs, evaluations, leases, runs, user_caps
 
 __all__ = ["ACTIVE", "STATUSES", "Run", "Store", "StoreError", "QueueFull", "RunGone", "RESULT_FIELDS"]
 
@@ -306,6 +306,25 @@ class Store:
             c.execute(user_caps.delete().where(user_caps.c.user == user))
             if cap is not None:
                 c.execute(user_caps.insert().values(user=user, cap=int(cap)))
+
+    def start_round(self, started_at: float) -> None:
+        with self.write() as c:
+            c.execute(class_rounds.insert().values(started_at=started_at))
+
+    def reveal_round(self, revealed_at: float) -> None:
+        """Mark the latest round revealed (the first round, from the beginning, if none was started)."""
+        with self.write() as c:
+            latest = c.execute(select(func.max(class_rounds.c.id))).scalar()
+            if latest is None:
+                c.execute(class_rounds.insert().values(started_at=0.0, revealed_at=revealed_at))
+            else:
+                c.execute(class_rounds.update().where(class_rounds.c.id == latest).values(revealed_at=revealed_at))
+
+    def latest_round(self) -> tuple[float, float | None] | None:
+        """(started_at, revealed_at) of the latest round, None before the first."""
+        rows = self._read(select(class_rounds.c.started_at, class_rounds.c.revealed_at)
+                          .order_by(class_rounds.c.id.desc()).limit(1))
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def put_artifact(self, run_id: int, sha256: str, suffix: str, data: bytes) -> None:
         with self.write() as c:

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from fmnist import classroom, names, summary
-from fmnist.store import QueueFull
+from fmnist.store import QueueFull, Store
 
 
 def test_a_scrypt_hash_checks_its_password_only():
@@ -65,29 +65,37 @@ def test_leaderboard_ranks_each_students_best_and_reveals_test_only_at_the_end(s
     bo_best = _finished(store, run_factory, "bo", 0.89, 0.88)
     failed = run_factory("cnn1", user="cy", status="running")
     store.mark_failed(failed.id, "worker died")
-    board = classroom.leaderboard(store, classroom.current_round(workspace))
+    board = classroom.leaderboard(store, classroom.current_round(store))
     assert board[["Rank", "Student", "Run", "Finished runs"]].values.tolist() == [[1, "ana", ana_best.id, 2],
                                                                                  [2, "bo", bo_best.id, 1]]
     assert board["Test accuracy"].tolist() == [summary.LOCKED] * 2  # cy has no finished run: not on the board
     store.count_test_view(ana_low.id)
 
-    rnd = classroom.reveal_round(store, workspace)
-    assert rnd.revealed_at is not None and classroom.current_round(workspace) == rnd
+    rnd = classroom.reveal_round(store)
+    assert rnd.revealed_at is not None and classroom.current_round(store) == rnd
     board = classroom.leaderboard(store, rnd)
     assert board["Test accuracy"].tolist() == [0.90, 0.88]
     assert [store.get(r.id).test_views for r in (ana_low, ana_best, bo_best)] == [1, 1, 1]  # a look per best run
 
-    fresh = classroom.start_round(workspace)
+    fresh = classroom.start_round(store)
     assert fresh.revealed_at is None and classroom.leaderboard(store, fresh).empty  # older runs are last round's
     late = _finished(store, run_factory, "bo", 0.80, 0.79)
     assert classroom.leaderboard(store, fresh)[["Student", "Run", "Test accuracy"]].values.tolist() == \
         [["bo", late.id, summary.LOCKED]]
 
 
-def test_a_damaged_round_file_says_how_to_recover(workspace):
-    (workspace.home / classroom.ROUND_FILE).write_text("{not json")
-    with pytest.raises(classroom.ClassroomError, match="delete it to start a fresh round"):
-        classroom.current_round(workspace)
+def test_every_app_server_of_a_class_sees_the_same_round(store, run_factory):
+    """The round lives in the store, not in one server's workspace: a second server (its own Store) agrees."""
+    other = Store(store.url, create=False)
+    try:
+        assert classroom.current_round(other) == classroom.Round()  # before the first round: everything counts
+        begun = classroom.start_round(store)
+        assert classroom.current_round(other) == begun and begun.started_at > 0
+        shown = classroom.reveal_round(other)
+        assert classroom.current_round(store) == shown and shown.started_at == begun.started_at
+        assert shown.revealed_at >= begun.started_at
+    finally:
+        other.close()
 
 
 def test_caps_override_the_default_and_enqueue_honours_them(store, workspace, run_factory):

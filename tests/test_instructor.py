@@ -20,10 +20,10 @@ def test_reveal_then_a_new_round(store, workspace, run_factory):
     said = instructor.reveal(store, workspace)
     assert said == "Test accuracy revealed; one look at the test set was counted for each best run shown."
     assert store.get(best).test_views == 1
-    assert classroom.leaderboard(store, classroom.current_round(workspace))["Test accuracy"].tolist() == [0.90]
+    assert classroom.leaderboard(store, classroom.current_round(store))["Test accuracy"].tolist() == [0.90]
     said = instructor.new_round(store, workspace)
     assert said == "A new round began: the leaderboard counts runs started from now."
-    rnd = classroom.current_round(workspace)
+    rnd = classroom.current_round(store)
     assert rnd.revealed_at is None and classroom.leaderboard(store, rnd).empty
 
 

@@ -24,7 +24,7 @@ def _cap(db, settings, own: bool) -> str:
 
 
 def leaderboard(db, settings) -> None:
-    rnd = classroom.current_round(settings)
+    rnd = classroom.current_round(db)
     board = classroom.leaderboard(db, rnd)
     st.caption("Each student's best finished run of the round, by validation accuracy. Test accuracy stays locked "
                "until you reveal it at the end of the round" + (": revealed." if rnd.revealed_at else "."))
