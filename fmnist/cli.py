@@ -8,6 +8,7 @@ import sys
 from fmnist import queue_commands, quiet_tf
 from fmnist.bench import GROUP_NAMES
 
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fmnist", description="Fashion-MNIST Lab")
     sub = p.add_subparsers(dest="command", required=True)

@@ -87,7 +87,7 @@ class RunConfig:
     def errors(self) -> dict[str, str]:
         return {**_model_errors(self.model), **_hyper_errors(self)}
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         errs = self.errors()
         if errs:
             raise ConfigError(errs)
@@ -101,7 +101,7 @@ class RunConfig:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         model = dict(data["model"])
         model["conv"] = tuple(ConvBlock(**c) for c in model.get("conv", ()))
         model["dense"] = tuple(model.get("dense", ()))
@@ -111,10 +111,10 @@ class RunConfig:
         return cls(model=ModelSpec(**model), **rest)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         return cls.from_dict(json.loads(text))
 
-    def with_(self, **changes) -> "RunConfig":
+    def with_(self, **changes) -> RunConfig:
         return replace(self, **changes)
 
 

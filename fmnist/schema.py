@@ -3,8 +3,19 @@
 How a database reaches this shape, step by step and once, is fmnist.migrations' job."""
 from __future__ import annotations
 
-from sqlalchemy import (CheckConstraint, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
-                        String, Table, Text)
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 ACTIVE = ("queued", "running")
 STATUSES = ("queued", "running", "finished", "stopped", "failed")

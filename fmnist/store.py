@@ -118,7 +118,7 @@ class Store:
             raise
 
     @classmethod
-    def open(cls, settings, create: bool = True) -> "Store":
+    def open(cls, settings, create: bool = True) -> Store:
         return cls(settings.database_url or settings.db_path, create=create)
 
     @property

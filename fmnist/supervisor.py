@@ -109,7 +109,7 @@ class Supervisor:
         self._wake, self._done = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fmnist-supervisor", daemon=True)
 
-    def start(self) -> "Supervisor":
+    def start(self) -> Supervisor:
         self._thread.start()
         return self
 

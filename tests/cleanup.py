@@ -1,8 +1,7 @@
 """What a test that served the app leaves behind: workers that lead their own sessions and outlive it."""
 from __future__ import annotations
 
-from fmnist import settings
-from fmnist import store as store_mod
+from fmnist import settings, store as store_mod
 
 
 def end_active_runs(home) -> None:

@@ -11,8 +11,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from fmnist import migrations, presets, schema
-from fmnist import store as store_mod
+from fmnist import migrations, presets, schema, store as store_mod
 from fmnist.store import RunGone, Store, StoreError
 from tests.servers import store_on_both  # noqa: F401 - `store`, on SQLite and on PostgreSQL
 

@@ -5,6 +5,7 @@ from fmnist import presets, supervisor, sweeps
 from fmnist.config import ConfigError
 from views._common import lab_settings, store, user_name
 
+
 def sweep_form() -> None:
     """Creates the sweep and opens it (?sweep=ID) when the form is sent and valid."""
     keys = [k for k, p in presets.all_presets().items() if p.config.is_keras]

@@ -7,8 +7,8 @@ from views._classroom import classroom_config
 from views._common import store
 from views._results_edit import edit_runs
 from views._results_test import final_model
-from views._tables import columns
 from views._seed_groups import seed_groups
+from views._tables import columns
 
 
 def _reveal_all() -> None:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from fmnist.charts._style import _empty, _style
 
+
 def class_balance(
     counts: dict[str, list[int]],
     class_names: list[str],

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from fmnist.charts._style import BASE_FONT_SIZE, HIGHLIGHT_COLOR, MUTED_COLOR, _empty, _pretty, _style
 
+
 def scatter_runs(
     df: pd.DataFrame,
     x: str = "params",

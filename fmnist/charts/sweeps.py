@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from fmnist.charts._style import BASE_FONT_SIZE, _empty, _style
 
+
 def parallel_coordinates(trials: pd.DataFrame, params: list[str], metric: str = "Val accuracy",
                          log_axes: tuple[str, ...] | list[str] = (),
                          title: str = "Trials on parallel coordinates") -> go.Figure:

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from fmnist.charts._style import BASE_FONT_SIZE, HIGHLIGHT_COLOR, TRAIN_COLOR, VAL_COLOR, _empty, _pretty, _style
 
+
 def _add_epoch_marker(fig: go.Figure, x: int, text: str, color: str, ypos: float) -> None:
     for col in (1, 2):
         fig.add_vline(x=x, line_dash="dash", line_color=color, line_width=2, row=1, col=col)

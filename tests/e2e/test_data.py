@@ -2,8 +2,7 @@
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from fmnist import data, settings
 from tests.e2e.conftest import screenshot, wait_for_app

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from playwright.sync_api import expect
 
 from fmnist import data, images, labels, photos, predict, settings as settings_mod, store as store_mod

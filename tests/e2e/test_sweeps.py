@@ -3,7 +3,6 @@ a 2-trial grid sweep on parallel coordinates, "Continue 2 more epochs" drawing o
 2 seeds" drawing a band on the Results page."""
 from __future__ import annotations
 
-
 import pytest
 
 from fmnist import jobs, presets, settings as settings_mod, sweep_store, sweeps

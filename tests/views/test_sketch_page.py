@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist import data, photos, predict, saliency, segment
-from fmnist.images import from_upload
 from fmnist.artifacts import MajorityModel
 from fmnist.config import ModelSpec
 from fmnist.data import CLASS_NAMES
+from fmnist.images import from_upload
 from tests.test_predict import TINY_MLP, add_finished_run, fit
 
 REPO = Path(__file__).resolve().parents[2]
