@@ -61,7 +61,7 @@ def train(args) -> int:
         print(f"run {run_id} queued; follow it with `python -m fmnist runs`, stop it with `python -m fmnist stop {run_id}`")
         return 0
     quiet_tf.import_tensorflow()  # after the checks, so a bad option fails at once; its notices kept off the terminal
-    run_id = runner.create_foreground(store, config)
+    run_id = jobs.create_foreground(store, config)
     print(f"run {run_id}: {config.name} ...", flush=True)
     status = runner.execute(store, settings, run_id)
     _print_run(store.get(run_id))
@@ -131,7 +131,7 @@ def reproduce(args) -> int:
     quiet_tf.import_tensorflow()
     failed = 0
     for config in configs:
-        run_id = runner.create_foreground(store, config)
+        run_id = jobs.create_foreground(store, config)
         print(f"run {run_id}: {config.name} ...", flush=True)
         failed += runner.execute(store, settings, run_id) != "finished"
         _print_run(store.get(run_id))

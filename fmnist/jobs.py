@@ -4,8 +4,11 @@ Nothing here starts or reaps work: that is fmnist.supervisor's job, so that list
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 
 from fmnist import nets
+from fmnist.executors.local import handle_of
 from fmnist.config import RunConfig
 from fmnist.settings import Settings
 from fmnist.store import Run, Store
@@ -51,3 +54,10 @@ def stop(run_id: int, store: Store, settings: Settings) -> str:
 def active_runs(store: Store, settings: Settings | None = None) -> list[Run]:
     """Running runs first, then the queue in the order it will start. A pure read."""
     return store.runs(statuses=("running", "queued"), order="queue")
+
+
+def create_foreground(store: Store, config) -> int:
+    """A run this very process executes (`train`, `reproduce`): running from the start, never queued,
+    so no supervisor can hand it to a second worker."""
+    return store.create_run(config, status="running", executor="local", handle=handle_of(os.getpid()),
+                            started_at=time.time(), heartbeat=time.time())

@@ -112,11 +112,3 @@ def _save(store: Store, settings: Settings, run_id: int, kind: str, model) -> di
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or exc.__class__.__name__
-
-
-def create_foreground(store: Store, config) -> int:
-    """A run this very process executes (`train`, `reproduce`): running from the start, never queued,
-    so no supervisor can hand it to a second worker."""
-    from fmnist.executors.local import handle_of
-    return store.create_run(config, status="running", executor="local", handle=handle_of(os.getpid()),
-                            started_at=time.time(), heartbeat=time.time())

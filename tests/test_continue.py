@@ -30,7 +30,7 @@ def execute_queued(store, s, run_id) -> str:
 @pytest.fixture
 def parent(lab):
     store, s = lab
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", name="base net", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", name="base net", **TINY))
     assert runner.execute(store, s, run_id) == "finished"
     return store.get(run_id)
 

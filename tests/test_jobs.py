@@ -162,7 +162,7 @@ def test_a_run_busy_outside_any_callback_keeps_beating_and_is_not_reaped(lab, mo
     from fmnist import runner
     monkeypatch.setattr(runner, "BEAT_S", 0.2)
     store, s = lab(supervise=False, FMNIST_HEARTBEAT_TIMEOUT=1)
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     with runner.beating(store, run_id):
         time.sleep(2.5)  # longer than the heartbeat timeout, with no epoch or callback
         assert supervisor.reap(store, s, LocalExecutor(s)) == []

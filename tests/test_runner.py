@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist import presets, runner
+from fmnist import jobs, presets, runner
 from fmnist.store import RunGone, Store
 
 TINY = dict(subset=300, epochs=2, batch_size=64)
@@ -26,7 +26,7 @@ def lab(workspace, dataset_cache):
 
 def test_a_run_is_executed_to_finished_with_its_epochs_and_model(lab):
     store, s = lab
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, s, run_id) == "finished"
     run = store.get(run_id)
     assert (run.status, run.epochs, run.node) == ("finished", 2, socket.gethostname())
@@ -38,7 +38,7 @@ def test_a_run_is_executed_to_finished_with_its_epochs_and_model(lab):
 
 def test_on_a_cluster_node_the_model_also_goes_into_the_store(lab):
     store, s = lab
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, dataclasses.replace(s, executor="ray"), run_id) == "finished"
     run = store.get(run_id)
     digest, suffix, data = store.artifact(run_id)
@@ -48,7 +48,7 @@ def test_on_a_cluster_node_the_model_also_goes_into_the_store(lab):
 
 def test_a_stop_request_ends_it_stopped_with_its_model(lab):
     store, s = lab
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", subset=300, epochs=50, batch_size=64))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", subset=300, epochs=50, batch_size=64))
     hooks = runner.store_hooks(store, run_id, s.run_time_limit)
     assert hooks.should_stop() is None
     store.request_stop(run_id)  # before the first epoch: heard at the first check
@@ -64,7 +64,7 @@ def test_a_node_without_the_dataset_fails_the_run_naming_the_node(lab, tmp_path)
     empty.mkdir()
     shutil.rmtree(s.cache_dir)
     s.cache_dir.mkdir()
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, dataclasses.replace(s, executor="ray", data_dir=empty), run_id) == "failed"
     error = store.get(run_id).error
     assert f"Fashion-MNIST is missing on node {socket.gethostname()}" in error
@@ -78,7 +78,7 @@ def test_an_unexpected_error_fails_the_run_with_its_name(lab, monkeypatch):
         raise RuntimeError("the disk went away")
 
     monkeypatch.setattr(runner, "fit", broken)
-    run_id = runner.create_foreground(store, presets.config_for("mlp1", **TINY))
+    run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, s, run_id) == "failed"
     assert store.get(run_id).error == "RuntimeError: the disk went away"  # never left "running"
 

@@ -102,10 +102,10 @@ def lab_fit(config: RunConfig, split: Split, store: Store) -> Fit:
     """The lab's run path: fmnist.train.fit with the runner's store hooks on a real Store (a run per call)."""
     import keras
 
-    from fmnist import runner, train
+    from fmnist import jobs, runner, train
 
     keras.backend.clear_session()
-    run_id = runner.create_foreground(store, config)  # as `python -m fmnist train` records it
+    run_id = jobs.create_foreground(store, config)  # as `python -m fmnist train` records it
     hooks = runner.store_hooks(store, run_id, NO_TIME_LIMIT_S)
     marks: list[float] = []
 
