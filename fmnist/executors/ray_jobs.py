@@ -40,12 +40,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fmnist.config import KERAS_KINDS
 from fmnist.executors import Liveness
 
 log = logging.getLogger("fmnist.executors.ray")
 
-GPU_KINDS = ("cnn", "resnet")
-NET_KINDS = ("mlp", "cnn", "resnet")
+GPU_KINDS = ("cnn", "resnet")  # worth a GPU; a small MLP gains little from one
 GPU_CHECK_S = 30   # how long the cluster's GPU count is trusted: nodes come and go
 CONNECT_TIMEOUT_S = 3
 LOG_TAIL_CHARS = 20_000
@@ -73,7 +73,7 @@ def resources_for(kind: str, cluster: Cluster, threads: int = 2) -> dict[str, fl
     `threads` is the worker's thread budget (FMNIST_THREADS_PER_RUN): what a CPU fit really uses."""
     if kind in GPU_KINDS and cluster.gpus >= 1:
         return {"entrypoint_num_cpus": 1, "entrypoint_num_gpus": 1}
-    if kind in NET_KINDS or kind == "forest":
+    if kind in KERAS_KINDS or kind == "forest":
         return {"entrypoint_num_cpus": max(1, min(threads, int(cluster.max_node_cpus or 1))),
                 "entrypoint_num_gpus": 0}
     return {"entrypoint_num_cpus": 1, "entrypoint_num_gpus": 0}
@@ -161,7 +161,8 @@ class RayExecutor:
             return JobSubmissionClient(address)
         except Exception as exc:  # noqa: BLE001 - ConnectionError, RpcError, ValueError: one meaning here
             raise RayUnavailable(f"The Ray cluster at {address} (FMNIST_RAY_ADDRESS) does not answer: "
-                                 f"{_one_line(str(exc))}. Start it with `ray start --head`, or fix the address.") from exc
+                                 f"{_one_line(str(exc))}. Start it with `ray start --head`, "
+                                 "or fix the address.") from exc
 
     @staticmethod
     def _check_reachable(address: str) -> None:
