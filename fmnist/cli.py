@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--subset", type=int, metavar="N", help="train on N images (100 to 42,000) instead of 42,000")
     rep.add_argument("--presets", nargs="+", metavar="KEY", help="only these presets (default: every notebook one)")
     st = sub.add_parser("setup", help="install the dataset (and with --tests a browser) from Debian's packages")
-    st.add_argument("--tests", action="store_true", help="also Chromium and PostgreSQL, for the browser and store tests")
+    st.add_argument("--tests", action="store_true",
+                    help="also Chromium and PostgreSQL, for the browser and store tests")
     pr = sub.add_parser("predict", help="the top three classes for picture files, from a finished run")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--run", type=int, metavar="RUN_ID", help="default: the best validation accuracy")

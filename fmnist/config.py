@@ -168,7 +168,8 @@ def _conv_errors(m: ModelSpec, errs: dict[str, str]) -> None:
         if isinstance(block.kernel, int) and isinstance(block.pool, int):
             side = block.out_side(side)
         if side < 1:
-            errs[f"model.conv[{i}]"] = "the image shrinks to nothing here: use fewer layers, smaller kernels or less pooling"
+            errs[f"model.conv[{i}]"] = ("the image shrinks to nothing here: "
+                                        "use fewer layers, smaller kernels or less pooling")
             return
 
 

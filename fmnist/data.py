@@ -95,7 +95,8 @@ def parse_idx(path: Path, expect: str) -> np.ndarray:
         raise DatasetError(f"{path}: truncated, only {len(raw)} bytes. {HOW_TO_FIX}")
     got = int.from_bytes(raw[0:4], "big")
     if got != magic:
-        raise DatasetError(f"{path}: magic number {got}, expected {magic} for {expect}; not a Fashion-MNIST {expect} file. {HOW_TO_FIX}")
+        raise DatasetError(f"{path}: magic number {got}, expected {magic} for {expect}; "
+                           f"not a Fashion-MNIST {expect} file. {HOW_TO_FIX}")
     count = int.from_bytes(raw[4:8], "big")
     shape = (count,)
     if expect == "images":
@@ -105,7 +106,8 @@ def parse_idx(path: Path, expect: str) -> np.ndarray:
         shape = (count, 28, 28)
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        raise DatasetError(f"{path}: {len(raw)} bytes where the header promises {expected} (truncated or padded). {HOW_TO_FIX}")
+        raise DatasetError(f"{path}: {len(raw)} bytes where the header promises {expected} "
+                           f"(truncated or padded). {HOW_TO_FIX}")
     arr = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
     if expect == "labels" and count and arr.max() > 9:
         raise DatasetError(f"{path}: label {int(arr.max())} found, labels must be 0-9. {HOW_TO_FIX}")

@@ -79,7 +79,8 @@ def per_class_frame(report: dict) -> pd.DataFrame:
                          "F1": pc["f1"], "Test images": pc["support"]})
 
 
-def examples(report: dict, true: int | None = None, pred: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def examples(report: dict, true: int | None = None,
+             pred: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Test images in one cell of the confusion matrix (None = any class), most confident first.
 
     Only mistakes, unless true and predicted name the same class (a diagonal cell: the correct ones).

@@ -59,7 +59,8 @@ def sample_title(count: int, source: str, classes: tuple[int, ...] | list[int] =
     which = f"The first {count} images of" if seed == 0 else f"{count} random images (seed {seed}) from"
     only = ""
     if classes:  # more than three names would not fit one line on a projector
-        only = " · " + (", ".join(data.CLASS_NAMES[c] for c in classes) if len(classes) <= 3 else f"{len(classes)} classes")
+        names = ", ".join(data.CLASS_NAMES[c] for c in classes) if len(classes) <= 3 else f"{len(classes)} classes"
+        only = " · " + names
     return f"{which} {SOURCES[source]}{only}"
 
 

@@ -46,8 +46,8 @@ FIELDS = (
           "Leave empty for none.", kinds=KERAS_KINDS, group="model"),
     Field("dropout", "Dropout after each dense layer", "text", "One rate for every layer (0.2) or one per layer "
           "(0.2, 0.2, 0). Empty = no dropout.", kinds=KERAS_KINDS, group="model"),
-    Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",), group="model",
-          example="0.2"),
+    Field("flatten_dropout", "Dropout after Flatten", "float", "The notebook's CNNs use 0.2.", kinds=("cnn",),
+          group="model", example="0.2"),
     Field("activation", "Activation", "choice", kinds=KERAS_KINDS, options=ACTIVATIONS, group="model"),
     Field("batch_norm", "Batch norm", "bool", "After each hidden dense layer.", kinds=BUILT_KINDS, group="model"),
     Field("input_size", "ResNet input size (px)", "int", "The 28x28 image is resized to this (32 to 224).",
@@ -66,7 +66,8 @@ FIELDS = (
           kinds=KERAS_KINDS, example="0.001"),
     Field("lr_schedule", "Learning-rate schedule", "choice", "cosine decays the rate to 0 over the epochs.",
           kinds=KERAS_KINDS, options=SCHEDULES),
-    Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.", kinds=KERAS_KINDS),
+    Field("early_stopping", "Early stopping", "bool", "Stop when validation accuracy stops improving.",
+          kinds=KERAS_KINDS),
     Field("patience", "Patience (epochs)", "int", "Epochs without improvement before stopping.", kinds=KERAS_KINDS,
           example="5"),
     Field("min_delta", "Minimum improvement", "float", "A smaller gain in validation accuracy does not count.",
@@ -142,7 +143,8 @@ def parse_number(field: Field, text) -> int | float | None:
         return int(text) if field.widget != "float" else float(text)
     except ValueError:
         kind = "a number" if field.widget == "float" else "a whole number"
-        raise ValueError(f"'{text}' is not {kind}" + (f"; type e.g. {field.example}" if field.example else "")) from None
+        hint = f"; type e.g. {field.example}" if field.example else ""
+        raise ValueError(f"'{text}' is not {kind}{hint}") from None
 
 
 # -- text fields ----------------------------------------------------------------------------------

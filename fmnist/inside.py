@@ -134,7 +134,8 @@ class _Probe:
         logits = logits.numpy()[0].astype(np.float64)
         coarse = grad_cam(maps[-1].numpy()[0], grads.numpy()[0])
         layers = tuple(LayerMaps(i + 1, conv.name, int(conv.kernel_size[0]), self.fields[conv.name],
-                                 np.moveaxis(m.numpy()[0], -1, 0)) for i, (conv, m) in enumerate(zip(self.blocks, maps)))
+                                 np.moveaxis(m.numpy()[0], -1, 0))
+                       for i, (conv, m) in enumerate(zip(self.blocks, maps)))
         probs = np.exp(logits - logits.max())
         return _frozen(Look(layers, probs / probs.sum(), int(np.argmax(logits)), upsample(coarse), coarse))
 

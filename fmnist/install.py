@@ -65,4 +65,5 @@ def ensure_postgres() -> str:
     ok, why = _apt_install(["postgresql"])
     if ok and postgres_bin():
         return f"postgresql: installed Debian's postgresql ({postgres_bin()})"
-    return f"postgresql: not installed ({why or 'no server programs after the install'}); the PostgreSQL tests will be skipped"
+    return (f"postgresql: not installed ({why or 'no server programs after the install'}); "
+            "the PostgreSQL tests will be skipped")

@@ -37,8 +37,10 @@ def layers(config: RunConfig) -> list[Layer]:
     out = [Layer("InputLayer", (28, 28)), Layer("Rescaling", (28, 28))]
     if m.kind == "resnet":
         side, grid = m.input_size, _resnet_side(m.input_size)
-        out += [Layer("Reshape", (28, 28, 1)), Layer("Resizing", (side, side, 1)), Layer("Concatenate", (side, side, 3)),
-                Layer("Functional", (grid, grid, 2048), RESNET_BASE_PARAMS, round(RESNET_BASE_MACS_224 * (side / 224) ** 2)),
+        base_macs = round(RESNET_BASE_MACS_224 * (side / 224) ** 2)
+        out += [Layer("Reshape", (28, 28, 1)), Layer("Resizing", (side, side, 1)),
+                Layer("Concatenate", (side, side, 3)),
+                Layer("Functional", (grid, grid, 2048), RESNET_BASE_PARAMS, base_macs),
                 Layer("GlobalAveragePooling2D", (2048,))]
         width = 2048
     else:

@@ -67,7 +67,8 @@ def _v2(conn: Connection) -> None:
 
 def _v3(conn: Connection) -> None:
     if "ended_at" not in {c["name"] for c in inspect(conn).get_columns("epochs")}:
-        conn.exec_driver_sql("ALTER TABLE epochs ADD COLUMN ended_at " + schema.epochs.c.ended_at.type.compile(conn.dialect))
+        column_type = schema.epochs.c.ended_at.type.compile(conn.dialect)
+        conn.exec_driver_sql("ALTER TABLE epochs ADD COLUMN ended_at " + column_type)
 
 
 def _v4(conn: Connection) -> None:

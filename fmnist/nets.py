@@ -22,7 +22,8 @@ def count_params(m: ModelSpec) -> int:
 def check_size(config: RunConfig, max_params: int) -> None:
     n = count_params(config.model)
     if n > max_params:
-        raise ConfigError({"model": f"{n:,} parameters is over this lab's cap of {max_params:,}; use fewer or narrower layers"})
+        raise ConfigError({"model": f"{n:,} parameters is over this lab's cap of {max_params:,}; "
+                                    "use fewer or narrower layers"})
 
 
 def build(config: RunConfig):
@@ -116,7 +117,8 @@ def _load_resnet_weights(base, weights: str | None) -> None:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise WeightsError(f"ResNet50 weights file {path} does not exist. Give the path of "
-                               "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, or use weights 'imagenet' online.")
+                               "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, "
+                               "or use weights 'imagenet' online.")
     try:
         base.load_weights(str(path))
     except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a bad file

@@ -241,8 +241,8 @@ def verdict(run: Run) -> tuple[str, str] | None:
     if run.status == "stopped":
         return "info", f"Stopped: {run.error or 'stopped by request'}"
     if run.status == "finished":
-        scores = " · ".join(f"{name} {value:.4f}" for name, value in (("train", run.train_acc),
-                                                                        ("validation", run.val_acc)) if value is not None)
+        pairs = (("train", run.train_acc), ("validation", run.val_acc))
+        scores = " · ".join(f"{name} {value:.4f}" for name, value in pairs if value is not None)
         return "success", f"Finished after {run.epochs} epoch{'s' if run.epochs != 1 else ''}: {scores}"
     return None
 

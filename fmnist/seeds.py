@@ -81,7 +81,8 @@ def group_frame(groups: dict[str, list[Run]]) -> pd.DataFrame:
     for key, members in groups.items():
         done = [r for r in members if r.status == "finished"]
         row = {"Group": key, "Model": members[0].name.split(" · seed ")[0], "Preset": members[0].preset,
-               "Runs": len(members), "Finished": len(done), "Seeds": ", ".join(str(r.run_config().seed) for r in members)}
+               "Runs": len(members), "Finished": len(done),
+               "Seeds": ", ".join(str(r.run_config().seed) for r in members)}
         for field, label in ACCURACIES:
             values = [getattr(r, field) for r in done if getattr(r, field) is not None
                       and (field != "test_acc" or r.test_views > 0)]

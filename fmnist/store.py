@@ -458,7 +458,8 @@ def _url_and_path(where: Path | str, create: bool) -> tuple[str, Path | None]:
 def _check_sqlite_path(path: Path, create: bool) -> None:
     if not path.exists():
         if not create:
-            raise StoreError(f"No run store at {path}. Start the app or run `python -m fmnist runs` once to create one.")
+            raise StoreError(f"No run store at {path}. "
+                             "Start the app or run `python -m fmnist runs` once to create one.")
         if not os.access(path.parent if path.parent.exists() else path.parent.parent, os.W_OK):
             raise StoreError(f"Cannot create the run store in {path.parent}: the folder is not writable. "
                              "Set FMNIST_HOME to a folder you can write to.")

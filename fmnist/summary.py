@@ -38,7 +38,8 @@ def _hyper(config_json: str) -> dict:
     return {"Batch": cfg["batch_size"] if keras_run else None,
             "Optimizer": cfg["optimizer"] if keras_run else None,
             "LR": cfg["learning_rate"] if keras_run else None,
-            "Early stopping": (f"patience {cfg['patience']}" if cfg["early_stopping"] else "off") if keras_run else None}
+            "Early stopping": ((f"patience {cfg['patience']}" if cfg["early_stopping"] else "off")
+                               if keras_run else None)}
 
 
 def summary_frame(store: Store, limit: int = 500, offset: int = 0, statuses=None, users=()) -> pd.DataFrame:
@@ -90,8 +91,8 @@ def beside_notebook(ours: pd.DataFrame) -> pd.DataFrame:
     """Our latest finished run of each notebook preset beside the notebook's figures."""
     ref = notebook_frame()
     done = ours[ours["Status"] == "finished"].drop_duplicates("Preset", keep="first")
-    merged = ref.merge(done[["Preset", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs", "Seconds"]],
-                       on="Preset", how="left", suffixes=(" (notebook)", " (lab)"))
+    ours_cols = ["Preset", "Train accuracy", "Val accuracy", "Test accuracy", "Params", "Epochs", "Seconds"]
+    merged = ref.merge(done[ours_cols], on="Preset", how="left", suffixes=(" (notebook)", " (lab)"))
     for col in ("Params (notebook)", "Params (lab)", "Epochs (lab)"):
         merged[col] = merged[col].astype("Int64")
     return merged[["Model", "Params (notebook)", "Params (lab)", "Epochs (notebook)", "Epochs (lab)",

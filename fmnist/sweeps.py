@@ -115,7 +115,8 @@ def parse_range(text: str) -> tuple[str, list]:
     low, high = _value(key, parts[0], "--range"), _value(key, parts[1], "--range")
     log_scale = len(parts) == 3
     if not low < high or (log_scale and low <= 0):
-        raise SweepError("--range", f"{key}: LOW must be below HIGH" + (" and above 0 on a log scale" if log_scale else ""))
+        above_zero = " and above 0 on a log scale" if log_scale else ""
+        raise SweepError("--range", f"{key}: LOW must be below HIGH{above_zero}")
     return key, [low, high, log_scale]
 
 
@@ -211,7 +212,8 @@ def _sampler(spec: dict, n_trials: int):
     seed = spec["seed"] + n_trials  # built afresh each tick: one seed throughout would draw the same trial again
     if spec["sampler"] == "grid":
         class Grid(optuna.samplers.GridSampler):
-            def after_trial(self, *args, **kwargs):  # its Study.stop() works only inside optimize(); the cap ends a sweep
+            # its Study.stop() works only inside optimize(); the cap ends a sweep
+            def after_trial(self, *args, **kwargs):
                 pass
         return Grid(spec["grid"], seed=spec["seed"])  # its seed orders the grid: it must never change
     if spec["sampler"] == "random":

@@ -81,6 +81,7 @@ def split(split_workspace):
 
 @pytest.fixture(scope="session")
 def dataset_cache(split_workspace):
-    """The split's cache file, built once; a test copies it into its own workspace (a worker then loads it in ~0.1 s)."""
+    """The split's cache file, built once; a test copies it into its own workspace
+    (a worker then loads it in ~0.1 s)."""
     data.load_split(split_workspace)
     return data.cache_path(split_workspace)

@@ -87,7 +87,8 @@ def test_stopping_an_unknown_run_says_so_plainly(cli):
 def test_reproduce_prints_the_notebook_figures_beside_ours(cli):
     out = cli("reproduce", "--presets", "majority").stdout
     table = out[out.index("Model"):]
-    majority = next(line for line in table.splitlines() if line.startswith("Majority class") or " Majority class" in line)
+    majority = next(line for line in table.splitlines()
+                    if line.startswith("Majority class") or " Majority class" in line)
     # the notebook's majority baseline, and ours: the same split gives the same figures
     assert majority.count("0.1024") == 2 and majority.count("0.0944") == 2
     assert majority.count("0.1000") == 2 or "locked" in majority  # our test figure may stay hidden until evaluated

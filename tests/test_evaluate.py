@@ -68,7 +68,8 @@ def test_report_matches_numpy_counts(store, workspace, split, forest, finished):
     assert table["Test images"].tolist() == np.bincount(y, minlength=10).tolist()
 
 
-def test_each_evaluation_counts_a_test_view_and_the_second_loads_no_model(store, workspace, split, finished, monkeypatch):
+def test_each_evaluation_counts_a_test_view_and_the_second_loads_no_model(store, workspace, split, finished,
+                                                                           monkeypatch):
     first = evaluate.evaluate(store, workspace, finished.id, split=split)
     assert store.get(finished.id).test_views == 1
     assert store.evaluation(finished.id) == first
@@ -140,7 +141,8 @@ def test_examples_pick_exactly_one_cell_most_confident_first():
     assert idx.tolist() == [3, 2] and conf.tolist() == [0.95, 0.7]
     assert set(idx) == set(np.where((y == 6) & (pred == 0))[0])
     assert evaluate.titles(t, p, conf) == ["Shirt<br>→ T-shirt/top 95%", "Shirt<br>→ T-shirt/top 70%"]
-    longest = max(len(line) for t in range(10) for p in range(10) for line in evaluate.titles([t], [p], [1.0])[0].split("<br>"))
+    longest = max(len(line) for t in range(10) for p in range(10)
+                  for line in evaluate.titles([t], [p], [1.0])[0].split("<br>"))
     assert longest <= 18  # a caption line fits under one gallery image
     assert evaluate.examples(report)[0].tolist() == [3, 1, 2]  # every mistake
     assert evaluate.examples(report, 6, 6)[0].tolist() == [4]  # a diagonal cell: the correct ones

@@ -75,7 +75,8 @@ def test_sample_larger_than_the_pool_returns_the_whole_pool():
 def test_sample_titles_say_which_images():
     assert explore.sample_title(25, "all") == "The first 25 images of All 60,000 (file order)"
     assert explore.sample_title(9, "test", (7, 8)) == "The first 9 images of Test (10,000) · Sneaker, Bag"
-    assert explore.sample_title(16, "val", (0, 1, 2, 3), seed=4) == "16 random images (seed 4) from Validation (18,000) · 4 classes"
+    assert (explore.sample_title(16, "val", (0, 1, 2, 3), seed=4)
+            == "16 random images (seed 4) from Validation (18,000) · 4 classes")
 
 
 # -- counts and means -----------------------------------------------------------------------------

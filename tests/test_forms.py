@@ -138,7 +138,8 @@ def test_field_errors_maps_config_keys_to_form_fields():
 def test_fields_shown_per_kind():
     assert [f.name for f in forms.fields_for("majority")] == ["subset", "seed", "name"]
     assert [f.name for f in forms.fields_for("forest", "model")] == ["n_estimators"]
-    assert "conv" in [f.name for f in forms.fields_for("cnn")] and "conv" not in [f.name for f in forms.fields_for("mlp")]
+    assert "conv" in [f.name for f in forms.fields_for("cnn")]
+    assert "conv" not in [f.name for f in forms.fields_for("mlp")]
 
 
 def test_notebook_configs_are_the_notebook_presets_for_this_user():
@@ -162,7 +163,8 @@ def test_submit_all_collects_refusals():
 def test_number_boxes_are_text_that_reads_back_as_numbers():
     base = presets.config_for("lab_best")
     shown = form_values(base)
-    assert (shown["learning_rate"], shown["epochs"], shown["subset"], shown["label_smoothing"]) == ("0.002", "20", "", "0.1")
+    shown_four = (shown["learning_rate"], shown["epochs"], shown["subset"], shown["label_smoothing"])
+    assert shown_four == ("0.002", "20", "", "0.1")
     config = config_of({**shown, "learning_rate": " 0.0005 ", "subset": "5,000", "epochs": "3"}, base)
     assert (config.learning_rate, config.subset, config.epochs) == (0.0005, 5000, 3)
     assert config_of(shown, base) == base.with_(name=base.name)  # the shown text gives back the preset

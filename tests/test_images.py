@@ -60,8 +60,8 @@ def test_filled_rectangle_keeps_aspect_and_is_centred():
     top, bottom, left, right = bbox(steps.final, 127)
     assert right - left + 1 == 28
     assert bottom - top + 1 == 14  # 28 * 60 / 120
-    t, b, l, r = margins(steps.final, 127)
-    assert abs(t - b) <= 1 and abs(l - r) <= 1
+    top_gap, bottom_gap, left_gap, right_gap = margins(steps.final, 127)
+    assert abs(top_gap - bottom_gap) <= 1 and abs(left_gap - right_gap) <= 1
     assert steps.final.max() == 255
     assert (steps.final[top : bottom + 1, left : right + 1] > 250).all()
 
@@ -100,8 +100,8 @@ def test_centres_on_bounding_box_not_centre_of_mass():
     a[20:180, 30:60] = 255  # tall bar
     a[150:180, 30:170] = 255  # foot of the L
     steps = preprocess(Image.fromarray(a))
-    t, b, l, r = margins(steps.final, 127)
-    assert abs(t - b) <= 1 and abs(l - r) <= 1
+    top_gap, bottom_gap, left_gap, right_gap = margins(steps.final, 127)
+    assert abs(top_gap - bottom_gap) <= 1 and abs(left_gap - right_gap) <= 1
     rows, cols = np.nonzero(steps.final > 127)
     # the mass sits bottom-left, so centring on it would have shifted the item
     assert rows.mean() > 15.5 and cols.mean() < 11.5

@@ -13,7 +13,8 @@ def test_found_server_programs_are_reported_without_installing(monkeypatch):
 
 def test_missing_postgres_is_installed_with_apt(monkeypatch):
     installed = []
-    monkeypatch.setattr(install.glob, "glob", lambda pattern: ["/usr/lib/postgresql/15/bin/initdb"] if installed else [])
+    monkeypatch.setattr(install.glob, "glob",
+                        lambda pattern: ["/usr/lib/postgresql/15/bin/initdb"] if installed else [])
     monkeypatch.setattr(install, "_apt_install", lambda packages: (installed.extend(packages), (True, ""))[1])
     assert install.ensure_postgres() == "postgresql: installed Debian's postgresql (/usr/lib/postgresql/15/bin)"
     assert installed == ["postgresql"]

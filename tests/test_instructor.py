@@ -33,7 +33,8 @@ def test_stopping_a_queued_and_a_running_run(store, workspace, run_factory):
     store.mark_running(running, os.getpid())
     assert instructor.stop_run(store, workspace, queued) == f"Run #{queued} is stopped."
     assert store.get(queued).status == "stopped"
-    assert instructor.stop_run(store, workspace, running) == f"Run #{running} was asked to stop; it ends within seconds."
+    answer = instructor.stop_run(store, workspace, running)
+    assert answer == f"Run #{running} was asked to stop; it ends within seconds."
     assert store.get(running).status == "running" and store.stop_requested(running)
     with pytest.raises(NoSuchRun):
         instructor.stop_run(store, workspace, 999)

@@ -16,4 +16,5 @@ def test_ruff_finds_nothing():
             pytest.fail("ruff is not installed; CI must run the linter: pip install -r requirements-test.txt")
         pytest.skip("ruff is not installed: pip install -r requirements-test.txt to lint in the tests")
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, f"ruff check found problems (fix them, or `ruff check --fix`):\n{done.stdout}{done.stderr}"
+    findings = done.stdout + done.stderr
+    assert done.returncode == 0, f"ruff check found problems (fix them, or `ruff check --fix`):\n{findings}"

@@ -14,7 +14,8 @@ from fmnist.config import ConvBlock, ModelSpec
 from tests.test_predict import fit
 
 PHOTO_CNN = ModelSpec("cnn", conv=(ConvBlock(32, 3, 2), ConvBlock(32, 3, 2)), dense=(64,))
-N = 40  # test images per condition (the bench measures 300): the whole table takes about a minute on a quiet 2-core machine
+# test images per condition (the bench measures 300): the whole table takes about a minute on a quiet 2-core machine
+N = 40
 # Floors: the goal is every condition within 4 points of the originals; these leave room for
 # the sampling noise of 40 images (one standard error is about 6 points). Measured with this model
 # (originals 75.0 %): uneven_light 75.0 % (distance 4.5) and phone 72.5 % (30.1) since the backdrop's
@@ -70,7 +71,8 @@ def test_every_condition_keeps_the_models_accuracy(table):
 
 def test_recovered_images_are_close_to_the_originals(table):
     _, rows = table
-    far = {n: round(r.distance, 2) for n, r in rows.items() if r.distance > MAX_DISTANCE.get(n, MAX_DISTANCE["default"])}
+    far = {n: round(r.distance, 2) for n, r in rows.items()
+           if r.distance > MAX_DISTANCE.get(n, MAX_DISTANCE["default"])}
     assert not far
     assert rows["scan"].distance < 6 and rows["product"].distance < 6
 
@@ -145,7 +147,8 @@ def test_a_busy_backdrop_is_said():
     a = np.clip(shirt_on_white(value=20) + rng.normal(0, 30, (300, 400)), 0, 255).astype(np.uint8)
     steps = upload(a)
     assert segment.BUSY in steps.warnings
-    top, bottom, left, right = np.nonzero(steps.mask.any(1))[0][[0, -1]].tolist() + np.nonzero(steps.mask.any(0))[0][[0, -1]].tolist()
+    top, bottom = np.nonzero(steps.mask.any(1))[0][[0, -1]].tolist()
+    left, right = np.nonzero(steps.mask.any(0))[0][[0, -1]].tolist()
     assert abs(top - 80) <= 6 and abs(bottom - 240) <= 6 and abs(left - 110) <= 8 and abs(right - 290) <= 8
 
 

@@ -99,7 +99,8 @@ def test_parallel_coordinates_have_an_axis_per_hyperparameter_and_val_accuracy()
 
 
 def test_history_curves_mark_where_a_continuation_took_over():
-    rows = pd.DataFrame({"epoch": [1, 2, 3, 4], "accuracy": [0.7, 0.8, 0.85, 0.87], "val_accuracy": [0.7, 0.78, 0.8, 0.81],
+    rows = pd.DataFrame({"epoch": [1, 2, 3, 4], "accuracy": [0.7, 0.8, 0.85, 0.87],
+                         "val_accuracy": [0.7, 0.78, 0.8, 0.81],
                          "loss": [1, 0.6, 0.5, 0.4], "val_loss": [1, 0.7, 0.6, 0.55]})
     fig = charts.history_curves(rows.to_dict("records"), {2: 9})  # the rows as continuing.history gives them
     assert list(fig.data[1].x) == [1, 2, 3, 4] and list(fig.data[1].y) == [0.7, 0.78, 0.8, 0.81]

@@ -134,7 +134,8 @@ def test_scatter_and_curves(store, three):
     baseline = finish(store, store.get(store.create_run(run.run_config(), status="running")), params=None,
                       val_acc=0.1, seconds=0.5)
     frame = summary.scatter_frame([three[1], three[3], baseline])
-    assert frame.to_dict("list") == {"name": [f"#{three[1].id} net 0.91"], "tag": [f"#{three[1].id}"], "params": [1000], "seconds": [9.5],
+    assert frame.to_dict("list") == {"name": [f"#{three[1].id} net 0.91"], "tag": [f"#{three[1].id}"],
+                                     "params": [1000], "seconds": [9.5],
                                      "val_acc": [0.91]}  # the failed run has no accuracy, the baseline no params
     assert summary.scatter_frame([three[1], baseline], "seconds")["seconds"].tolist() == [9.5, 0.5]
     assert summary.curves(store, [run])[f"#{run.id} broken cnn"].empty

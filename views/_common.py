@@ -1,4 +1,5 @@
-"""What every page shares: settings, the store and its supervisor (one each per server), the dataset, the user's name."""
+"""What every page shares: settings, the store and its supervisor (one each per server), the dataset,
+the user's name."""
 from __future__ import annotations
 
 import streamlit as st

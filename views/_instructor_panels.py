@@ -31,7 +31,8 @@ def leaderboard(db, settings) -> None:
     st.dataframe(summary.styled(board), hide_index=True, key="board", column_config=columns(board))
     left, right = st.columns(2)
     left.button("Reveal test accuracy (end of round)", type="primary", disabled=bool(rnd.revealed_at) or board.empty,
-                on_click=_do, args=(instructor.reveal,), help="Counts one look at the test set for each best run shown.")
+                on_click=_do, args=(instructor.reveal,),
+                help="Counts one look at the test set for each best run shown.")
     right.button("Start a new round", on_click=_do, args=(instructor.new_round,))
 
 

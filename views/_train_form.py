@@ -18,7 +18,8 @@ def field_widget(field: forms.Field, value, key: str):
         return st.selectbox(options=field.options, index=field.options.index(value), **kw)
     if field.widget == "area":
         return st.text_area(value=value, **kw)
-    placeholder = "all 42,000" if field.widget == "optional_int" else None  # numbers too: text boxes keep what was typed
+    # numbers too: text boxes keep what was typed
+    placeholder = "all 42,000" if field.widget == "optional_int" else None
     return st.text_input(value=value, placeholder=placeholder, **kw)
 
 

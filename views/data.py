@@ -63,7 +63,8 @@ if samples.open:
                                   placeholder="All classes")
         seed = seed_box.number_input("Shuffle seed", 0, 1_000_000, 0, key="seed", bind="query-params",
                                      help="0 shows the images in order; any other seed, a random draw.")
-        button.button("Shuffle", icon=":material/shuffle:", on_click=_bump_seed, help="Draw another sample (next seed).")
+        button.button("Shuffle", icon=":material/shuffle:", on_click=_bump_seed,
+                      help="Draw another sample (next seed).")
         st.plotly_chart(_figure("grid_figure", home, source, source, n,
                                 tuple(CLASS_NAMES.index(c) for c in chosen), seed), width="content")
 if balance.open:

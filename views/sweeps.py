@@ -13,7 +13,8 @@ IMPORTANCE = {"Importance": st.column_config.ProgressColumn(min_value=0.0, max_v
 
 def controls(sweep) -> None:
     if sweep.status == "active":
-        st.button("Stop the sweep", key="sweep-stop", icon=":material/pause:", on_click=_act, args=(sweeps.stop, sweep.id),
+        st.button("Stop the sweep", key="sweep-stop", icon=":material/pause:", on_click=_act,
+                  args=(sweeps.stop, sweep.id),
                   help="No new trials; its queued and running trials stop (and are tried again on resume).")
     elif sweep.status == "stopped":
         st.button("Resume the sweep", key="sweep-resume", icon=":material/play_arrow:", on_click=_act,
@@ -32,8 +33,9 @@ def show(sweep_id: int, polling: bool) -> None:
     if polling != (sweep.status == "active"):
         st.rerun()  # start or stop polling with a fresh page
     st.subheader(f"#{sweep.id} {sweep.name}")
+    progress = sweeps.summary_line(store(), settings, sweep).split(": ", 1)[1]
     st.caption(f"{sweep.status} · {sweep.spec['sampler']} sampler · at most {sweep.spec['trials']} trials · "
-               f"pruning: {sweep.spec['prune'] or 'off'} · " + sweeps.summary_line(store(), settings, sweep).split(": ", 1)[1])
+               f"pruning: {sweep.spec['prune'] or 'off'} · {progress}")
     controls(sweep)
     frame, labels = sweeps.trials_frame(store(), settings, sweep), sweeps.param_labels(sweep)
     if best := sweeps.best(settings, sweep):
@@ -43,7 +45,8 @@ def show(sweep_id: int, polling: bool) -> None:
     st.caption("One line a trial. Drag along an axis to keep only the trials in that range; drag the axis's "
                "title to reorder. Yellow lines scored highest.")
     left, right = st.columns([3, 1])
-    left.dataframe(frame, hide_index=True, key="trials", column_config={"Val accuracy": st.column_config.NumberColumn(format="%.4f")})
+    left.dataframe(frame, hide_index=True, key="trials",
+                   column_config={"Val accuracy": st.column_config.NumberColumn(format="%.4f")})
     importance = sweeps.importance(settings, sweep)
     right.markdown("**Parameter importance** (fANOVA)")
     if importance:
@@ -65,7 +68,8 @@ current = int(asked) if asked.isdigit() and int(asked) in known else next(iter(k
 if current is None:
     st.info("No sweep yet: start one above, or from a terminal: python -m fmnist sweep mlp1 --grid lr=0.001,0.01")
     st.stop()
-pick = st.selectbox("Sweep", list(known), index=list(known).index(current), format_func=known.get, key=f"pick-{current}")
+pick = st.selectbox("Sweep", list(known), index=list(known).index(current), format_func=known.get,
+                    key=f"pick-{current}")
 if pick != current:
     st.query_params["sweep"] = str(pick)
     st.rerun()

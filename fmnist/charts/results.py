@@ -87,7 +87,8 @@ def confusion_matrix(
         fig.add_trace(go.Scatter(
             x=[class_names[j] for j in pj.ravel()], y=[class_names[i] for i in ti.ravel()], mode="markers",
             marker=dict(size=6, opacity=0), customdata=custom.reshape(-1, 3),
-            hovertemplate="true: %{y}<br>predicted: %{x}<br>count: %{customdata[2]}<br>click to see them<extra></extra>",
+            hovertemplate="true: %{y}<br>predicted: %{x}<br>count: %{customdata[2]}<br>click to see them"
+                          "<extra></extra>",
             showlegend=False, name="cells"))
     fig.update_xaxes(title_text="Predicted", side="bottom", tickangle=-35)
     fig.update_yaxes(title_text="True", autorange="reversed")

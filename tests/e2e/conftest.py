@@ -64,7 +64,8 @@ def wait_for_app(pg) -> None:
     """Wait until Streamlit has finished running the page script."""
     pg.wait_for_selector("[data-testid='stApp']")
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+                         " || !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                         ".innerText.includes('Running')",
                          timeout=60_000)
 
 

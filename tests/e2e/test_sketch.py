@@ -24,7 +24,8 @@ HEADLINE = re.compile(r"^(.+), (\d+)%$")
 
 @pytest.fixture(scope="module")
 def small_cnn_run(e2e_home):
-    """A small CNN trained here (once for the module), as a finished run in the served app's store; removed afterwards."""
+    """A small CNN trained here (once for the module), as a finished run in the served app's store;
+    removed afterwards."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FMNIST_HOME", str(e2e_home))
         ws = settings_mod.load()

@@ -11,7 +11,8 @@ from tests.e2e.conftest import screenshot, wait_for_app
 from tests.waiting import wait_for
 
 TINY = dict(subset=500, epochs=2, batch_size=64)
-AXIS_TITLES = "() => [...document.querySelectorAll('.js-plotly-plot .parcoords text.axis-title')].map(t => t.textContent)"
+AXIS_TITLES = ("() => [...document.querySelectorAll('.js-plotly-plot .parcoords text.axis-title')]"
+               ".map(t => t.textContent)")
 POINTS = ("k => { const plot = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.textContent.includes(k));"
           " if (!plot) return 0; const t = plot.querySelector('.scatterlayer .trace');"
           " return t ? t.querySelectorAll('.point').length : 0 }")
@@ -52,7 +53,8 @@ def finished_run(lab, browser, app_url):
 
 def test_a_sweep_on_parallel_coordinates(page, app_url, lab):
     store, s = lab
-    spec = sweeps.make_spec(presets.config_for("mlp1", user="e2e-sweeper", **TINY), grid={"learning_rate": [0.001, 0.01]})
+    spec = sweeps.make_spec(presets.config_for("mlp1", user="e2e-sweeper", **TINY),
+                            grid={"learning_rate": [0.001, 0.01]})
     sweep_id = sweeps.create(store, s, spec, name="e2e lr sweep")
     boot(page, app_url)
     page.goto(f"{app_url}/sweeps?sweep={sweep_id}")
@@ -96,7 +98,8 @@ def test_continue_draws_one_history(page, app_url, lab, finished_run):
         page.wait_for_function(f"() => ({POINTS})('{heading}') >= 4", timeout=60_000)
     except Exception:
         screenshot(page, "continued-run-debug")
-        print(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.textContent.slice(0, 300))"))
+        print(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                            ".map(p => p.textContent.slice(0, 300))"))
         raise
     assert [e["epoch"] for e in store.epochs(child_id)] == [3, 4]
     assert page.get_by_text(f"continued as #{child_id}").first.is_visible()

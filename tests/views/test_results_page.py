@@ -13,7 +13,8 @@ import numpy as np
 import plotly.io
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest, app_test as app_test_mod
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_mod
 
 from fmnist import data, evaluate, presets, schema, summary
 from fmnist.data import CLASS_NAMES
@@ -274,7 +275,8 @@ def test_test_set_view_with_a_precomputed_evaluation(runs, store, with_dataset):
     assert f"{shirt_as_sneaker} test images, the 24 most confident shown" in [c.value for c in at.caption]
     assert shirt_as_sneaker > 24
     at.selectbox(key="cm_pred").set_value("Shirt").run()  # the diagonal: shirts seen as shirts
-    assert f"{int(np.sum((y == 6) & (pred == 6)))} test images, the 24 most confident shown" in [c.value for c in at.caption]
+    shirts = int(np.sum((y == 6) & (pred == 6)))
+    assert f"{shirts} test images, the 24 most confident shown" in [c.value for c in at.caption]
     assert store.get(best.id).test_views == 1  # looking at the cells is not another evaluation
 
 

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist import presets, supervisor
 from fmnist.executors.local import handle_of
 from fmnist.store import Store
+from tests.views.conftest import texts
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
 
@@ -29,10 +30,6 @@ def page(user: str = "", run: int | None = None) -> AppTest:
     if run is not None:
         at.query_params["run"] = str(run)
     return at.run()
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def field(at: AppTest, name: str, choice: str = "mlp1", kind: str = "mlp"):
@@ -67,7 +64,8 @@ def test_out_of_range_epochs_are_named_and_nothing_is_queued(workspace, no_worke
     at = start(at)
     assert not at.exception
     assert texts(at.error) == [
-        "Hidden layer widths: 'abc' is not a whole number of units; type widths separated by commas, e.g. 255, 1020, 510",
+        "Hidden layer widths: 'abc' is not a whole number of units; "
+        "type widths separated by commas, e.g. 255, 1020, 510",
         "Epochs (at most): must be a whole number from 1 to 500 (got 0)"]
     assert Store(workspace.db_path).count() == 0
     assert "run" not in at.query_params
