@@ -13,8 +13,7 @@ import numpy as np
 import plotly.io
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1 import app_test as app_test_mod
+from streamlit.testing.v1 import AppTest, app_test as app_test_mod
 
 from fmnist import data, evaluate, presets, schema, summary
 from fmnist.data import CLASS_NAMES
