@@ -7,7 +7,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from fmnist import data, presets, settings, store as store_mod  # noqa: E402
+from fmnist import data, presets, settings  # noqa: E402
+from fmnist import store as store_mod
 from tests.servers import postgres_server, postgres_url, ray_head  # noqa: E402,F401 - real servers, started on first use
 
 
@@ -85,3 +86,13 @@ def dataset_cache(split_workspace):
     (a worker then loads it in ~0.1 s)."""
     data.load_split(split_workspace)
     return data.cache_path(split_workspace)
+
+
+@pytest.fixture
+def cached_lab(workspace, dataset_cache):
+    """(store, settings) of a workspace that already holds the split's cache: a run loads its data in ~0.1 s."""
+    import shutil
+    shutil.copy(dataset_cache, workspace.cache_dir / dataset_cache.name)
+    st = store_mod.Store.open(workspace)
+    yield st, workspace
+    st.close()

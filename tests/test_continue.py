@@ -2,23 +2,12 @@
 epochs numbered after the parent's; one history; the CSV's Continues column; runs that cannot continue."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from fmnist import continuing, jobs, presets, runner, summary
 from fmnist.config import ConfigError
-from fmnist.store import Store
 
 TINY = dict(subset=1000, epochs=2, batch_size=64)
-
-
-@pytest.fixture
-def lab(workspace, dataset_cache):
-    shutil.copy(dataset_cache, workspace.cache_dir / dataset_cache.name)
-    store = Store.open(workspace)
-    yield store, workspace
-    store.close()
 
 
 def execute_queued(store, s, run_id) -> str:
@@ -28,15 +17,15 @@ def execute_queued(store, s, run_id) -> str:
 
 
 @pytest.fixture
-def parent(lab):
-    store, s = lab
+def parent(cached_lab):
+    store, s = cached_lab
     run_id = jobs.create_foreground(store, presets.config_for("mlp1", name="base net", **TINY))
     assert runner.execute(store, s, run_id) == "finished"
     return store.get(run_id)
 
 
-def test_a_continued_run_starts_from_its_parents_model_and_numbers_epochs_after_it(lab, parent):
-    store, s = lab
+def test_a_continued_run_starts_from_its_parents_model_and_numbers_epochs_after_it(cached_lab, parent):
+    store, s = cached_lab
     child_id = continuing.submit(parent.id, 2, store, s)
     child = store.get(child_id)
     assert child.parent_id == parent.id and child.name == "base net +2 epochs"
@@ -66,8 +55,8 @@ def pd_isna(value) -> bool:
     return bool(pd.isna(value))
 
 
-def test_a_damaged_parent_model_fails_the_child_with_the_reason(lab, parent):
-    store, s = lab
+def test_a_damaged_parent_model_fails_the_child_with_the_reason(cached_lab, parent):
+    store, s = cached_lab
     child_id = continuing.submit(parent.id, 1, store, s)
     with open(parent.model_path, "ab") as fh:
         fh.write(b"tampered")
@@ -76,8 +65,8 @@ def test_a_damaged_parent_model_fails_the_child_with_the_reason(lab, parent):
     assert store.epochs(child_id) == []
 
 
-def test_runs_that_cannot_continue_say_why(lab, run_factory):
-    store, s = lab
+def test_runs_that_cannot_continue_say_why(cached_lab, run_factory):
+    store, s = cached_lab
     forest = run_factory("forest", status="running")
     store.finish(forest.id, {"val_acc": 0.8})
     with pytest.raises(ConfigError, match="baseline: only a Keras network"):

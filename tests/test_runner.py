@@ -11,21 +11,13 @@ from pathlib import Path
 import pytest
 
 from fmnist import jobs, presets, runner
-from fmnist.store import RunGone, Store
+from fmnist.store import RunGone
 
 TINY = dict(subset=300, epochs=2, batch_size=64)
 
 
-@pytest.fixture
-def lab(workspace, dataset_cache):
-    shutil.copy(dataset_cache, workspace.cache_dir / dataset_cache.name)
-    store = Store.open(workspace)
-    yield store, workspace
-    store.close()
-
-
-def test_a_run_is_executed_to_finished_with_its_epochs_and_model(lab):
-    store, s = lab
+def test_a_run_is_executed_to_finished_with_its_epochs_and_model(cached_lab):
+    store, s = cached_lab
     run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, s, run_id) == "finished"
     run = store.get(run_id)
@@ -36,8 +28,8 @@ def test_a_run_is_executed_to_finished_with_its_epochs_and_model(lab):
     assert store.artifact(run_id) is None  # on the local executor the app reads the file itself
 
 
-def test_on_a_cluster_node_the_model_also_goes_into_the_store(lab):
-    store, s = lab
+def test_on_a_cluster_node_the_model_also_goes_into_the_store(cached_lab):
+    store, s = cached_lab
     run_id = jobs.create_foreground(store, presets.config_for("mlp1", **TINY))
     assert runner.execute(store, dataclasses.replace(s, executor="ray"), run_id) == "finished"
     run = store.get(run_id)
@@ -46,8 +38,8 @@ def test_on_a_cluster_node_the_model_also_goes_into_the_store(lab):
     assert data == Path(run.model_path).read_bytes()
 
 
-def test_a_stop_request_ends_it_stopped_with_its_model(lab):
-    store, s = lab
+def test_a_stop_request_ends_it_stopped_with_its_model(cached_lab):
+    store, s = cached_lab
     run_id = jobs.create_foreground(store, presets.config_for("mlp1", subset=300, epochs=50, batch_size=64))
     hooks = runner.store_hooks(store, run_id, s.run_time_limit)
     assert hooks.should_stop() is None
@@ -58,8 +50,8 @@ def test_a_stop_request_ends_it_stopped_with_its_model(lab):
     assert run.epochs < 50 and run.test_acc is None
 
 
-def test_a_node_without_the_dataset_fails_the_run_naming_the_node(lab, tmp_path):
-    store, s = lab
+def test_a_node_without_the_dataset_fails_the_run_naming_the_node(cached_lab, tmp_path):
+    store, s = cached_lab
     empty = tmp_path / "no-data"
     empty.mkdir()
     shutil.rmtree(s.cache_dir)
@@ -71,8 +63,8 @@ def test_a_node_without_the_dataset_fails_the_run_naming_the_node(lab, tmp_path)
     assert "apt-get install dataset-fashion-mnist" in error and store.epochs(run_id) == []
 
 
-def test_an_unexpected_error_fails_the_run_with_its_name(lab, monkeypatch):
-    store, s = lab
+def test_an_unexpected_error_fails_the_run_with_its_name(cached_lab, monkeypatch):
+    store, s = cached_lab
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk went away")
@@ -83,7 +75,7 @@ def test_an_unexpected_error_fails_the_run_with_its_name(lab, monkeypatch):
     assert store.get(run_id).error == "RuntimeError: the disk went away"  # never left "running"
 
 
-def test_a_run_that_does_not_exist_is_refused(lab):
-    store, s = lab
+def test_a_run_that_does_not_exist_is_refused(cached_lab):
+    store, s = cached_lab
     with pytest.raises(RunGone, match="run 999 does not exist"):
         runner.execute(store, s, 999)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -19,13 +18,6 @@ from fmnist.settings import REPO_ROOT
 def files(split_workspace):
     """The training and test files as they are on disk: (x, y, x_test, y_test)."""
     return data.read_files(data.find_files(split_workspace))
-
-
-@pytest.fixture
-def with_dataset(workspace, split_workspace, split):
-    """The session's dataset cache copied into this test's workspace: no rebuild."""
-    shutil.copy(data.cache_path(split_workspace), data.cache_path(workspace))
-    return workspace
 
 
 def run(**state) -> AppTest:

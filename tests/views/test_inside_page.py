@@ -2,17 +2,16 @@
 the Sketch page's drawing, an out-of-range choice."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from fmnist import artifacts, data, inside, predict
+from fmnist import artifacts, inside, predict
 from fmnist.config import ConvBlock, ModelSpec, RunConfig
 from fmnist.data import CLASS_NAMES
 from tests.test_predict import TINY_MLP, fit
+from tests.views.conftest import texts
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = f"""
@@ -47,23 +46,6 @@ def small_cnn(split):
 @pytest.fixture(scope="module")
 def tiny_mlp(split):
     return fit(TINY_MLP, split.x_train[:1000], split.y_train[:1000], epochs=1)
-
-
-@pytest.fixture
-def with_dataset(workspace, split_workspace, split):
-    shutil.copy(data.cache_path(split_workspace), data.cache_path(workspace))
-    return workspace
-
-
-@pytest.fixture
-def page(tmp_path):
-    (tmp_path / "views").symlink_to(REPO / "views")
-    (tmp_path / "app.py").write_text(HARNESS)
-    return lambda: AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60)
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def image_captions(at) -> list[str]:

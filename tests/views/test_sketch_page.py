@@ -1,18 +1,17 @@
 """The sketch page under AppTest: no run, a bad upload, a picked test image, a blank canvas, a photo's warnings."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from fmnist import data, photos, predict, saliency, segment
+from fmnist import photos, predict, saliency, segment
 from fmnist.artifacts import MajorityModel
 from fmnist.config import ModelSpec
 from fmnist.data import CLASS_NAMES
 from fmnist.images import from_upload
 from tests.test_predict import TINY_MLP, add_finished_run, fit
+from tests.views.conftest import texts
 
 REPO = Path(__file__).resolve().parents[2]
 # st.page_link only accepts pages registered with st.navigation, and resolves them next to the
@@ -32,24 +31,6 @@ def fresh_model_cache(fresh_caches):
 @pytest.fixture(scope="module")
 def tiny_mlp(split):
     return fit(TINY_MLP, split.x_train[:1000], split.y_train[:1000])
-
-
-@pytest.fixture
-def with_dataset(workspace, split_workspace, split):
-    """The session's dataset cache copied into this test's workspace: no rebuild."""
-    shutil.copy(data.cache_path(split_workspace), data.cache_path(workspace))
-    return workspace
-
-
-@pytest.fixture
-def page(tmp_path):
-    (tmp_path / "views").symlink_to(REPO / "views")
-    (tmp_path / "app.py").write_text(HARNESS)
-    return lambda: AppTest.from_file(str(tmp_path / "app.py"), default_timeout=60)
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def test_without_a_finished_run_it_says_train_first(workspace, page):
