@@ -1,8 +1,13 @@
 """Group `load`: a class on one server. A real `streamlit run app.py` in its own workspace, two runs
-training in it (FMNIST_SLOTS=2, one thread each), and N browser sessions watching and clicking for T seconds.
+training in it (FMNIST_SLOTS=2, one thread each), and N sessions watching and clicking for T seconds.
 
-The sessions are driven by views/_load_driver.py in a child interpreter (it reads Streamlit's protocol, and
-this package stays free of the UI library); it writes its measurements as JSON, turned into Figures here.
+Two drivers, each a child interpreter beside the pages (they read Streamlit's protocol, and this package
+stays free of the UI library) that writes its measurements as JSON, turned into Figures here:
+- browser (views/_load_driver.py): a headless Chromium context a session, the frames read off its websocket.
+  Forty renderers saturate two cores by themselves, so it is for small classes (the CI test: 8 sessions).
+- protocol (views/_load_protocol.py): each session a websocket that speaks the protocol as the browser does,
+  all in one asyncio process, so the figures are the server's. The full plan's default.
+FMNIST_LOAD_DRIVER=browser|protocol chooses.
 Also counted: errors the pages showed, pages that never finished, and tracebacks in the server's log."""
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from fmnist.executors.local import LocalExecutor, child_env
 from fmnist.settings import REPO_ROOT, Settings, load
 from fmnist.store import Store
 
-DRIVER = REPO_ROOT / "views" / "_load_driver.py"  # imports streamlit's protocol, so it lives beside the pages
+DRIVERS = {"browser": "views._load_driver", "protocol": "views._load_protocol"}  # modules beside the pages
 CHROMIUM = os.environ.get("FMNIST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
@@ -49,6 +54,7 @@ class ClassSize:
     sessions: int
     seconds: float
     open_timeout_s: float = 60  # a page not open by then counts as "never finished"
+    driver: str = "browser"     # a key of DRIVERS
 
     @property
     def watch_s(self) -> float:
@@ -57,15 +63,25 @@ class ClassSize:
 
 
 def class_size(plan) -> ClassSize:
-    """The plan's class, unless FMNIST_LOAD_SESSIONS / FMNIST_LOAD_SECONDS / FMNIST_LOAD_OPEN_TIMEOUT say otherwise."""
+    """The plan's class, unless FMNIST_LOAD_SESSIONS / FMNIST_LOAD_SECONDS / FMNIST_LOAD_OPEN_TIMEOUT /
+    FMNIST_LOAD_DRIVER say otherwise; the full plan's forty sessions speak the protocol, the quick plan's browse."""
     sessions = int(os.environ.get("FMNIST_LOAD_SESSIONS") or plan.load_sessions)
     seconds = float(os.environ.get("FMNIST_LOAD_SECONDS") or plan.load_seconds)
     patience = float(os.environ.get("FMNIST_LOAD_OPEN_TIMEOUT") or 60)
-    return ClassSize(max(1, sessions), max(5.0, seconds), max(5.0, patience))
+    driver = os.environ.get("FMNIST_LOAD_DRIVER") or ("browser" if plan.quick else "protocol")
+    if driver not in DRIVERS:
+        raise ValueError(f"FMNIST_LOAD_DRIVER={driver!r}: use one of {', '.join(DRIVERS)}")
+    return ClassSize(max(1, sessions), max(5.0, seconds), max(5.0, patience), driver)
 
 
-def missing_tools() -> str | None:
-    """Why the browser sessions cannot run here, or None."""
+def missing_tools(driver: str = "browser") -> str | None:
+    """Why the driver's sessions cannot run here, or None."""
+    if driver == "protocol":
+        try:
+            import websockets  # noqa: F401
+        except ImportError:
+            return "the protocol driver needs the websockets package (python -m pip install websockets)"
+        return None
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} not found: install Debian's chromium (or set FMNIST_CHROMIUM)"
     try:
@@ -76,17 +92,18 @@ def missing_tools() -> str | None:
 
 
 def run(ctx) -> list[Figure]:
-    why = missing_tools()
+    size = class_size(ctx.plan)
+    why = missing_tools(size.driver)
     if why:
         ctx.skip("load", why)
         return []
-    size = class_size(ctx.plan)
     ctx.split()  # build the dataset cache once; the server's workspace gets a copy
     shots = ctx.settings.home / "bench-load"  # the first session's view of each page, beside the report
     result = measure(ctx.tmp / "load-home", size, cache_from=ctx.settings.cache_dir, log=ctx.log, shots=shots)
     (shots / "load-result.json").write_text(json.dumps(result))
     shutil.copy(ctx.tmp / "load-home" / "streamlit.log", shots / "streamlit.log")
-    ctx.notes.append(f"load: screenshots of the first session's pages, the raw result and the server log in {shots}")
+    shown = "screenshots of the first session's pages, " if size.driver == "browser" else ""
+    ctx.notes.append(f"load ({size.driver} driver): {shown}the raw result and the server log in {shots}")
     stats = summarise(result)
     ctx.tables["load"] = [{"figure": k, "n": v["n"], "p50 s": v["p50"], "p95 s": v["p95"], "max s": v["max"]}
                           for k, v in stats.items() if v["n"]]
@@ -216,26 +233,28 @@ def drive(url: str, run_ids: list[int], size: ClassSize, home: Path, sampler: _S
           shots: Path | None = None) -> dict:
     spec = {"url": url, "runs": run_ids, "sessions": size.sessions, "seconds": size.seconds,
             "watch_s": size.watch_s, "chromium": CHROMIUM, "flags": CHROMIUM_FLAGS,
-            "shots": str(shots) if shots else None, "open_timeout_s": size.open_timeout_s}
+            "shots": str(shots) if shots else None, "open_timeout_s": size.open_timeout_s, "driver": size.driver}
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
     spec_path, out_path = home / "load-spec.json", home / "load-result.json"
     spec_path.write_text(json.dumps(spec))
     env = {**child_env(load(), FMNIST_HOME=str(home))}
     with open(home / "driver.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(DRIVER), str(spec_path), str(out_path)], cwd=REPO_ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", DRIVERS[size.driver], str(spec_path), str(out_path)],
+                                cwd=REPO_ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    sampler.watch_driver(proc)
+    sampler.watch_driver(proc, f"{size.driver} sessions")
     try:
-        code = proc.wait(timeout=size.seconds + 240 + 3 * size.open_timeout_s + 3 * size.sessions)  # warm-up and late pages
+        code = proc.wait(timeout=size.seconds + 240 + 3 * size.open_timeout_s + 3 * size.sessions)  # warm-up, late ones
     except subprocess.TimeoutExpired:
         _end_group(proc)
-        raise RuntimeError("the browser sessions did not end in time (see driver.log in the load workspace)")
+        raise RuntimeError(f"the {size.driver} sessions did not end in time (see driver.log in the load workspace)") \
+            from None
     finally:
         _end_group(proc)  # Chromium's helpers, should any outlive the driver
     if code != 0 or not out_path.exists():
         tail = (home / "driver.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"the browser sessions failed (exit {code}): {tail}")
+        raise RuntimeError(f"the {size.driver} sessions failed (exit {code}): {tail}")
     return json.loads(out_path.read_text())
 
 
@@ -254,13 +273,14 @@ def tracebacks(log: str) -> list[str]:
 
 
 class _Sampler:
-    """Peak memory of the server, its workers and the browser sessions, sampled every second."""
+    """Peak memory and CPU seconds of the server, its workers and the driver's sessions, sampled every second."""
 
     def __init__(self):
         self._procs: dict[str, psutil.Process] = {}
         self._peak: dict[str, float] = {}
         self._min_available = float("inf")
         self._cpu: dict[str, dict[int, float]] = {}  # CPU seconds each process used, by role and pid
+        self._driver_role = "browser sessions"
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -268,8 +288,9 @@ class _Sampler:
         self._procs["server"] = psutil.Process(server.pid)
         self._thread.start()
 
-    def watch_driver(self, proc: subprocess.Popen) -> None:
-        self._procs["browser sessions"] = psutil.Process(proc.pid)
+    def watch_driver(self, proc: subprocess.Popen, role: str = "browser sessions") -> None:
+        self._driver_role = role
+        self._procs["driver"] = psutil.Process(proc.pid)
 
     def stop(self) -> None:
         self._done.set()
@@ -278,10 +299,10 @@ class _Sampler:
     def _loop(self) -> None:
         while not self._done.wait(1.0):
             server = self._procs.get("server")
-            driver = self._procs.get("browser sessions")
+            driver = self._procs.get("driver")
             roles = {"workers": _children(server, "fmnist.worker") if server else [],
                      "server": [server] if server else [],
-                     "browser sessions": [driver, *_children(driver)] if driver else []}
+                     self._driver_role: [driver, *_children(driver)] if driver else []}
             for role, procs in roles.items():
                 if procs:
                     self._peak[role] = max(self._peak.get(role, 0.0), _rss(procs))
@@ -372,7 +393,7 @@ def problems(result: dict) -> dict[str, list]:
 
 
 def figures(result: dict, stats: dict, size: ClassSize) -> list[Figure]:
-    who = f"{size.sessions} sessions, {LIVE_RUNS} runs live"
+    who = f"{size.sessions} {size.driver} sessions, {LIVE_RUNS} runs live"
     out = []
     refresh = pooled(result, "refresh_s")
     if refresh:
@@ -384,16 +405,18 @@ def figures(result: dict, stats: dict, size: ClassSize) -> list[Figure]:
         out.append(Figure("load.refresh_interval", f"live panel: time between refreshes on one page ({who})", "s",
                           interval, note=f"p95 {stats['refresh interval']['p95']:.3g} s; the fragment asks every 2 s"))
     how = {"train": "goto /train?run=ID (a fresh load)"}
+    until = "finished and nothing is stale" if size.driver == "browser" else "finished"
     for page, seconds in sorted(opens(result).items()):
         out.append(Figure(f"load.open.{page}", f"open {page}: {how.get(page, 'sidebar click')} until the script "
-                          f"finished and nothing is stale ({who})", "s", seconds,
+                          f"{until} ({who})", "s", seconds,
                           note=f"p95 {stats[f'open {page}']['p95']:.3g} s"))
     return out
 
 
 def findings(result: dict, stats: dict, size: ClassSize) -> list[str]:
     counts = {k: len(v) for k, v in problems(result).items()}
-    lines = [f"load: {size.sessions} sessions for {size.seconds:g} s with {LIVE_RUNS} runs live (runs ended "
+    lines = [f"load: {size.sessions} {size.driver} sessions for {size.seconds:g} s with {LIVE_RUNS} runs live (runs "
+             f"ended "
              f"{', '.join(result['runs'].values())}): refresh p50 {stats['refresh']['p50']} s, p95 "
              f"{stats['refresh']['p95']} s; " + ", ".join(f"{k} {n}" for k, n in counts.items())
              + f"; memory {result.get('memory', {})}."]
