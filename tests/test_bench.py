@@ -142,3 +142,31 @@ def test_a_cold_page_render_reports_the_home_page_without_tensorflow(tmp_path):
     assert outcome["exceptions"] == []
     assert outcome["tensorflow"] is False
     assert outcome["seconds"] > outcome["rerun"] > 0
+
+
+def test_the_store_latency_bench_times_both_stores_and_leaves_a_shared_database_as_it_was(
+        postgres_url, tmp_path, monkeypatch):
+    """Group `cluster`'s store part against a real PostgreSQL named by FMNIST_DATABASE_URL, as a class's would be."""
+    import dataclasses
+
+    from fmnist import settings as settings_mod
+    from fmnist.bench import plan, store_latency, suite
+    from fmnist.store import Store
+
+    monkeypatch.setenv("FMNIST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FMNIST_DATABASE_URL", postgres_url)
+    tiny = dataclasses.replace(plan.QUICK, cluster_store_s=1, cluster_readers=2, cluster_store_runs=5)
+    ctx = suite.Context(tiny, settings_mod.load(), tmp_path, log=lambda _line: None)
+    figures = {f.name: f for f in store_latency.run(ctx)}
+    assert set(figures) == {f"cluster.store.{op}.{side}" for op in store_latency.OPS for side in ("sqlite", "postgresql")}
+    for f in figures.values():
+        assert f.unit == "ms" and f.samples and all(0 < s < 60_000 for s in f.samples), f.name
+    for op in store_latency.OPS:
+        pg, lite = figures[f"cluster.store.{op}.postgresql"], figures[f"cluster.store.{op}.sqlite"]
+        assert pg.vs == lite.name and pg.ratio == pytest.approx(pg.median / lite.median)
+    assert ctx.skipped == [] and "cluster: PostgreSQL against SQLite" in ctx.notes[0]
+    left = Store(postgres_url)
+    try:
+        assert left.count() == 0  # every run the bench wrote into the shared database is gone again
+    finally:
+        left.close()

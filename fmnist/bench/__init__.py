@@ -6,6 +6,8 @@ notebook (the lab against the notebook's way, and settings that might speed it u
 (one image, the sketch pipeline), inside (the Inside page: feature maps, Grad-CAM, its figures),
 pages (cold renders, a 10,000-run results table, live-chart latency),
 scale (epoch time against data size and parameter count), slots (two runs at once against the same two
-one after another), load (a class of browser sessions on one server while two runs train)."""
+one after another), load (a class of browser sessions on one server while two runs train), cluster (a run
+through Ray against the local executor; the store's latency on PostgreSQL against SQLite under a class)."""
 
-GROUP_NAMES = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load")
+GROUP_NAMES = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load",
+               "cluster")

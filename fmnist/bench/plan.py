@@ -30,6 +30,13 @@ class Plan:
     slots_n: int = 3_000       # training images of each of the two runs timed at once and one after another
     slots_epochs: int = 3
     slots_reps: int = 2        # alternating pairs of (at once, one after another)
+    cluster_n: int = 1_000     # training images of each run timed through Ray and through the local executor
+    cluster_epochs: int = 3
+    cluster_reps: int = 3      # alternating pairs of (local, ray) runs
+    cluster_readers: int = 16  # threads polling the store as a class's sessions do, while one writer writes
+    cluster_store_s: float = 10  # how long each store side is measured, each repetition
+    cluster_store_reps: int = 2  # alternating pairs of (SQLite, PostgreSQL)
+    cluster_store_runs: int = 200  # finished runs in the store the readers list
 
 
 FULL = Plan(quick=False, reps=5, fit_reps=4, epochs=3, train_n=None, val_n=None, test_n=None,
@@ -41,7 +48,9 @@ QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, t
              small_n=200, forest_n=300, nb_epochs=2, probe_reps=1,
              scale_sizes=(200, 400), scale_params_n=200,
              predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10,
-             overhead_presets=("mlp1",), load_sessions=4, load_seconds=20, slots_n=500, slots_epochs=2, slots_reps=1)
+             overhead_presets=("mlp1",), load_sessions=4, load_seconds=20, slots_n=500, slots_epochs=2, slots_reps=1,
+             cluster_n=500, cluster_reps=1, cluster_readers=4, cluster_store_s=3,
+             cluster_store_reps=1, cluster_store_runs=40)
 
 
 def plan_for(quick: bool) -> Plan:

@@ -48,11 +48,12 @@ class Context:
 
 
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
-    from fmnist.bench import inference, inside, load, loading, notebook, overhead, pages, scale, slots, tuning
+    from fmnist.bench import (cluster, inference, inside, load, loading, notebook, overhead, pages, scale, slots,
+                              store_latency, tuning)
     from fmnist.bench import photos as bench_photos
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
             "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,), "pages": (pages.run,), "scale": (scale.run,),
-            "slots": (slots.run,), "load": (load.run,)}
+            "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run)}
 
 
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
