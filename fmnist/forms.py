@@ -21,6 +21,7 @@ from fmnist.config import (
     ModelSpec,
     RunConfig,
 )
+from fmnist.layer_text import format_conv, format_rates, format_widths, parse_conv, parse_rates, parse_widths
 from fmnist.store import StoreError
 
 CUSTOM = "custom"
@@ -145,69 +146,6 @@ def parse_number(field: Field, text) -> int | float | None:
         kind = "a number" if field.widget == "float" else "a whole number"
         hint = f"; type e.g. {field.example}" if field.example else ""
         raise ValueError(f"'{text}' is not {kind}{hint}") from None
-
-
-# -- text fields ----------------------------------------------------------------------------------
-
-def format_widths(widths: tuple[int, ...]) -> str:
-    return ", ".join(str(w) for w in widths)
-
-
-def format_rates(rates: tuple[float, ...]) -> str:
-    return ", ".join(f"{r:g}" for r in rates) if any(rates) else ""
-
-
-def format_conv(blocks: tuple[ConvBlock, ...]) -> str:
-    return "\n".join(f"{b.filters}x{b.kernel}" + (f", pool {b.pool}" if b.pool > 1 else "")
-                     + (", bn" if b.batch_norm else "") for b in blocks)
-
-
-def _items(text: str) -> list[str]:
-    return [t.strip() for t in str(text or "").replace(";", ",").split(",") if t.strip()]
-
-
-def parse_widths(text: str) -> tuple[int, ...]:
-    """'255, 1020, 510' -> (255, 1020, 510); ValueError with a message saying what to type."""
-    widths = []
-    for item in _items(text):
-        if not re.fullmatch(r"\d+", item):
-            raise ValueError(f"'{item}' is not a whole number of units; type widths separated by commas, "
-                             "e.g. 255, 1020, 510")
-        widths.append(int(item))
-    return tuple(widths)
-
-
-def parse_rates(text: str, layers: int) -> tuple[float, ...]:
-    """'0.2' -> that rate for every layer; '0.2, 0.2, 0' -> one per layer; '' -> none."""
-    rates = []
-    for item in _items(text):
-        try:
-            rates.append(float(item))
-        except ValueError:
-            raise ValueError(f"'{item}' is not a number; type rates between 0 and 0.9, e.g. 0.2") from None
-    if len(rates) == 1 and layers > 1:
-        rates *= layers
-    if not any(rates):
-        return ()
-    if len(rates) != layers:
-        raise ValueError(f"give one rate for all {layers} layers or one per layer (got {len(rates)})")
-    return tuple(rates)
-
-
-_CONV_ROW = re.compile(r"(\d+)\s*[x×*]\s*(\d+)\s*(?:,?\s*pool\s*(\d+))?\s*(,?\s*bn)?\s*,?", re.IGNORECASE)
-
-
-def parse_conv(text: str) -> tuple[ConvBlock, ...]:
-    """One block a line (or ';'-separated): '64x3, pool 2, bn' -> ConvBlock(64, 3, 2, True)."""
-    blocks = []
-    rows = [r.strip() for r in re.split(r"[\n;]", str(text or "")) if r.strip()]
-    for n, row in enumerate(rows, 1):
-        match = _CONV_ROW.fullmatch(row)
-        if not match:
-            raise ValueError(f"line {n} '{row}' is not FILTERS x KERNEL[, pool N][, bn]; e.g. 64x3, pool 2")
-        filters, kernel, pool, bn = match.groups()
-        blocks.append(ConvBlock(int(filters), int(kernel), int(pool or 0), bool(bn)))
-    return tuple(blocks)
 
 
 # -- widget values -> RunConfig -------------------------------------------------------------------
