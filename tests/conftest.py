@@ -7,8 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from fmnist import data, presets, settings  # noqa: E402
-from fmnist import store as store_mod
+from fmnist import data, presets, settings, store as store_mod  # noqa: E402
 from tests.servers import postgres_server, postgres_url, ray_head  # noqa: E402,F401 - real servers, started on first use
 
 
