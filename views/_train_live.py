@@ -28,8 +28,16 @@ def show_run(run: Run, runs, active: list[Run]) -> None:
     done = progress.progress(run, rows, guess and guess.seconds, position=progress.queue_position(run, active),
                              rough=bool(guess and guess.rough))
     st.progress(done.fraction, text=done.text())
-    st.plotly_chart(progress.curves(run, rows), key="curves")
+    st.plotly_chart(_curves(run.id, run.status, run.name, run.best_epoch, len(rows),
+                            rows[-1].get("ended_at") if rows else None, _run=run, _rows=rows), key="curves")
     run_actions(run)  # its whole history if it continues another; continue it; repeat it with other seeds
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _curves(run_id, status, name, best_epoch, n_epochs, last_end, _run: Run, _rows: list[dict]):
+    """One figure for every session watching a run at the same epoch: forty viewers cost one build (about 40 ms),
+    not forty. Shared read-only: st.plotly_chart serialises it without changing it."""
+    return progress.curves(_run, _rows)
 
 
 def stop(run_id: int) -> None:
