@@ -1,5 +1,6 @@
 """Classify one 28x28 picture with a stored run: the model cache, probabilities, the steps of an
-upload as thumbnails, and the nearest training images. The saliency map is fmnist.saliency's."""
+upload as thumbnails, a test image to try. The nearest training images are fmnist.neighbours', the saliency
+map fmnist.saliency's."""
 from __future__ import annotations
 
 import functools
@@ -35,24 +36,6 @@ class Guess:
 
     def __str__(self) -> str:
         return f"{self.name} {self.prob:.1%}"
-
-
-@dataclass(frozen=True)
-class Neighbours:
-    indices: np.ndarray    # (k,) rows of the 42,000 training images
-    images: np.ndarray     # (k, 28, 28) uint8
-    labels: np.ndarray     # (k,)
-    distances: np.ndarray  # (k,) Euclidean, in 0..255 pixel units
-
-    @property
-    def titles(self) -> list[str]:
-        return [CLASS_NAMES[y] for y in self.labels]
-
-    @property
-    def caption(self) -> str:
-        distances = ", ".join(f"{d:.0f}" for d in self.distances)
-        return (f"Closest in raw pixels (Euclidean distance {distances}). A model learns patterns, not a lookup: "
-                "its answer and these can disagree.")
 
 
 # ---------------------------------------------------------------- runs and models
@@ -166,39 +149,6 @@ def thumbnail(gray: np.ndarray, size: int = 168) -> np.ndarray:
     square[top:top + h, left:left + w] = a
     method = Image.Resampling.NEAREST if side <= size else Image.Resampling.BOX
     return np.asarray(Image.fromarray(square).resize((size, size), method))
-
-
-# ---------------------------------------------------------------- nearest training images
-
-
-@functools.lru_cache(maxsize=1)
-def _train_index(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """The training images flattened to float32 (42,000 x 784, 132 MB) and their squared norms."""
-    x_train = data.shared_split(settings).x_train
-    flat = x_train.reshape(len(x_train), -1).astype(np.float32)
-    return flat, np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
-
-
-def nearest_training_images(settings: Settings, image28: np.ndarray, k: int = 3) -> Neighbours:
-    """The k training images closest to image28 in Euclidean pixel distance.
-
-    Plain numpy rather than sklearn's NearestNeighbors: for one query over 784 dimensions a
-    brute-force matrix-vector product is what any index does anyway (trees do not help in 784-D),
-    it takes ~20 ms, and there is no index object to fit or keep. Ranking uses
-    |x|^2 - 2 x.q in float32; the best candidates are then re-ranked with exact float64
-    differences, so rounding in the fast pass cannot change the answer.
-    """
-    s = data.shared_split(settings)
-    flat, norms = _train_index(settings)
-    q = np.asarray(image28, np.float32).reshape(-1)
-    approx = norms - 2.0 * (flat @ q)
-    m = min(len(approx), max(32, 10 * k))
-    candidates = np.argpartition(approx, m - 1)[:m]
-    diff = flat[candidates].astype(np.float64) - q
-    exact = np.einsum("ij,ij->i", diff, diff)
-    order = np.lexsort((candidates, exact))[:k]  # ties: the lower index first
-    idx = candidates[order]
-    return Neighbours(idx, s.x_train[idx], s.y_train[idx], np.sqrt(exact[order]))
 
 
 def pick_test_image(settings: Settings, index: int) -> tuple[np.ndarray, int]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist import artifacts, images, nets, predict, presets, saliency
+from fmnist import artifacts, images, neighbours, nets, predict, presets, saliency
 from fmnist.artifacts import ArtifactError, KerasModel, MajorityModel
 from fmnist.config import ConvBlock, ModelSpec, RunConfig
 from fmnist.data import CLASS_NAMES
@@ -184,7 +184,7 @@ def test_nearest_training_images_match_brute_force(split_workspace, split):
     for query in [*split.x_test[:4], split.x_train[123]]:
         brute = np.sqrt(((train - query.reshape(-1)) ** 2).sum(axis=1))
         expected = np.lexsort((np.arange(len(brute)), brute))[:3]
-        near = predict.nearest_training_images(split_workspace, query, k=3)
+        near = neighbours.nearest_training_images(split_workspace, query, k=3)
         np.testing.assert_array_equal(near.indices, expected)
         np.testing.assert_allclose(near.distances, brute[expected], rtol=0, atol=1e-9)
         np.testing.assert_array_equal(near.images, split.x_train[expected])

@@ -1,7 +1,7 @@
 """Sketch: draw, upload or pick a garment; see what the model sees, what it predicts, and why."""
 import streamlit as st
 
-from fmnist import charts, inside, labels, predict, saliency
+from fmnist import charts, inside, labels, neighbours, predict, saliency
 from fmnist.artifacts import ArtifactError
 from fmnist.data import CLASS_NAMES, DatasetError
 from fmnist.images import UPLOAD_TYPES, ImageError, from_canvas, from_upload
@@ -80,7 +80,7 @@ else:
     why.caption(saliency.EXPLANATION.format(name=best.name))
 try:
     with similar, st.spinner("Searching the 42,000 training images..."):
-        near = predict.nearest_training_images(lab_settings(), image)
+        near = neighbours.nearest_training_images(lab_settings(), image)
     similar.plotly_chart(charts.image_grid(near.images, near.titles, cols=3, title="Nearest training images"),
                          width="stretch")
     similar.caption(near.caption)
