@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import getpass
 import sys
 
 from fmnist import queue_commands, quiet_tf
@@ -49,11 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _login() -> str:
+    """$USER, else the account's name (cron, CI and containers often leave $USER unset)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid
+        return ""
+
+
 def _hyper_options(p: argparse.ArgumentParser) -> None:
     """Every option defaults to the preset's own value (`python -m fmnist presets` lists the presets)."""
     p.add_argument("preset", help="which model: a key from `python -m fmnist presets`, e.g. mlp1, cnn2, lab_best")
     p.add_argument("--name", help="the run's name in the table (default: the preset's title)")
-    p.add_argument("--user", default=os.environ.get("USER", ""), help="who started it (default: $USER)")
+    p.add_argument("--user", default=_login(), help="who started it (default: your login name)")
     p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs, 1 to 500")
     p.add_argument("--batch-size", type=int, metavar="N", help="images per weight update, 1 to 8192")
     p.add_argument("--lr", type=float, dest="learning_rate", metavar="RATE",

@@ -134,3 +134,11 @@ def test_a_finished_runs_line_keeps_its_test_accuracy_locked_until_looked_at(cap
     store.count_test_view(run.id)
     commands._print_run(store.get(run.id))
     assert "test 0.8421" in capsys.readouterr().out
+
+
+def test_a_run_without_user_is_credited_to_the_login_even_without_the_user_variable(monkeypatch):
+    import pwd
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):  # what getpass reads first; cron and CI often set none
+        monkeypatch.delenv(name, raising=False)
+    args = cli_mod._parser().parse_args(["train", "mlp1"])
+    assert args.user == pwd.getpwuid(os.getuid()).pw_name != ""
