@@ -58,7 +58,8 @@ def train(args) -> int:
     if args.background:
         run_id = jobs.submit(config, store, settings)
         supervisor.ensure_one(store, settings)  # someone must start it: the app's supervisor, or a new one
-        print(f"run {run_id} queued; follow it with `python -m fmnist runs`, stop it with `python -m fmnist stop {run_id}`")
+        print(f"run {run_id} queued; follow it with `python -m fmnist runs`, "
+              f"stop it with `python -m fmnist stop {run_id}`")
         return 0
     quiet_tf.import_tensorflow()  # after the checks, so a bad option fails at once; its notices kept off the terminal
     run_id = jobs.create_foreground(store, config)

@@ -8,8 +8,8 @@ import os
 import time
 
 from fmnist import nets
-from fmnist.executors.local import handle_of
 from fmnist.config import RunConfig
+from fmnist.executors.local import handle_of
 from fmnist.settings import Settings
 from fmnist.store import Run, Store
 

@@ -158,7 +158,8 @@ def test_the_store_latency_bench_times_both_stores_and_leaves_a_shared_database_
     tiny = dataclasses.replace(plan.QUICK, cluster_store_s=1, cluster_readers=2, cluster_store_runs=5)
     ctx = suite.Context(tiny, settings_mod.load(), tmp_path, log=lambda _line: None)
     figures = {f.name: f for f in store_latency.run(ctx)}
-    assert set(figures) == {f"cluster.store.{op}.{side}" for op in store_latency.OPS for side in ("sqlite", "postgresql")}
+    sides = ("sqlite", "postgresql")
+    assert set(figures) == {f"cluster.store.{op}.{side}" for op in store_latency.OPS for side in sides}
     for f in figures.values():
         assert f.unit == "ms" and f.samples and all(0 < s < 60_000 for s in f.samples), f.name
     for op in store_latency.OPS:

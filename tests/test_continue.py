@@ -38,7 +38,8 @@ def test_a_continued_run_starts_from_its_parents_model_and_numbers_epochs_after_
     parent_rows = store.epochs(parent.id)
     assert rows[0]["loss"] < parent_rows[0]["loss"] * 0.8
     history = continuing.history(store, child)
-    assert [(r["run_id"], r["epoch"]) for r in history] == [(parent.id, 1), (parent.id, 2), (child_id, 3), (child_id, 4)]
+    expected = [(parent.id, 1), (parent.id, 2), (child_id, 3), (child_id, 4)]
+    assert [(r["run_id"], r["epoch"]) for r in history] == expected
     assert continuing.starts(store, child) == {2: child_id}
     frame = summary.frame_of(store.runs())
     assert frame.set_index("Run").loc[child_id, "Continues"] == parent.id

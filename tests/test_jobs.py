@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from fmnist import jobs, presets, schema, supervisor
-from fmnist import settings as settings_mod
+from fmnist import jobs, presets, schema, settings as settings_mod, supervisor
 from fmnist.executors.local import LocalExecutor, handle_of
 from fmnist.store import QueueFull, Store
 from tests.waiting import wait_for

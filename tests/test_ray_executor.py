@@ -58,10 +58,12 @@ def test_a_gpu_is_asked_for_only_by_convolutional_runs_and_only_when_the_cluster
 def test_the_reasons_read_like_the_local_executors():
     assert ended_reason("FAILED", "Job entrypoint command failed with exit code -9, last ...", -9) == \
         "worker died: signal 9"
-    assert ended_reason("FAILED", "Job entrypoint command failed with exit code 3, ...", 3) == "worker died: exit code 3"
+    failed = "Job entrypoint command failed with exit code 3, ..."
+    assert ended_reason("FAILED", failed, 3) == "worker died: exit code 3"
     assert ended_reason("FAILED", "Job entrypoint command failed with exit code 137, ...", 137) == \
         "worker died: signal 9"  # the entrypoint's shell outlived the worker it ran
-    assert ended_reason("STOPPED", "Job was intentionally stopped.", None) == "worker stopped through Ray (ray job stop)"
+    stopped = ended_reason("STOPPED", "Job was intentionally stopped.", None)
+    assert stopped == "worker stopped through Ray (ray job stop)"
     assert ended_reason("FAILED", "Job supervisor actor died.\nmore", None) == "worker died: Job supervisor actor died."
     assert ended_reason("SUCCEEDED", "Job finished successfully.", 0) == "worker exited without ending its run"
 
@@ -110,7 +112,8 @@ def test_without_ray_installed_the_message_says_how_to_install(monkeypatch, tmp_
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     ex = RayExecutor(ray_settings(monkeypatch, tmp_path, f"127.0.0.1:{free_port()}"), kind_of=lambda _: "mlp")
-    with pytest.raises(RayUnavailable, match=r'needs Ray\'s job API on this machine: python -m pip install "ray\[default\]"'):
+    wanted = r'needs Ray\'s job API on this machine: python -m pip install "ray\[default\]"'
+    with pytest.raises(RayUnavailable, match=wanted):
         ex.start(1)
 
 
@@ -189,7 +192,8 @@ def test_a_handle_ray_does_not_know_is_dead_with_a_reason(executor):
 
 def test_the_job_gets_the_labs_code_and_settings(executor, tmp_path):
     executor.commands[16] = ("python -c 'import fmnist, os; print(\"code:\", fmnist.__file__); "
-                             "[print(k + \"=\" + v) for k, v in sorted(os.environ.items()) if k.startswith(\"FMNIST_\")]'")
+                             "[print(k + \"=\" + v) for k, v in sorted(os.environ.items()) "
+                             "if k.startswith(\"FMNIST_\")]'")
     handle = executor.start(16)
     wait_for(lambda: not executor.liveness(handle).alive)
     text = executor.log(handle, 16)

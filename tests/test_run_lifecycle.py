@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from fmnist import jobs, presets, supervisor
-from fmnist import settings as settings_mod
+from fmnist import jobs, presets, settings as settings_mod, supervisor
 from fmnist.executors import for_settings
 from fmnist.executors.local import handle_of
 from fmnist.store import Store

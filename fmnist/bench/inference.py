@@ -54,8 +54,9 @@ def run(ctx) -> list[Figure]:
 
 
 def _save_model(path) -> str:
-    from fmnist import nets
     import keras
+
+    from fmnist import nets
 
     config = presets.config_for(PRESET)
     keras.utils.set_random_seed(config.seed)

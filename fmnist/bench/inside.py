@@ -26,7 +26,7 @@ def run(ctx) -> list[Figure]:
         inside.look(model, images[0])  # the sub-model is built on this first look
         first_s = time.perf_counter() - begun
         fresh = iter(images[1:])
-        look_ms = [s * 1000 for s in repeat(lambda: inside.look(model, next(fresh)), n)]
+        look_ms = [s * 1000 for s in repeat(lambda m=model, f=fresh: inside.look(m, next(f)), n)]
         figures.append(Figure(f"inside.first_look.{preset}", f"Inside, {preset}: first look at a model "
                               "(sub-model built, first pass)", "s", [first_s], note="once per model and server"))
         figures.append(Figure(f"inside.new_image.{preset}", f"Inside, {preset}: a new image's feature maps "
@@ -52,8 +52,9 @@ def _click(model, image) -> int:
 
 
 def _load(ctx, preset: str):
-    from fmnist import nets
     import keras
+
+    from fmnist import nets
 
     config = presets.config_for(preset)
     keras.utils.set_random_seed(config.seed)

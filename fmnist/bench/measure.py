@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,7 +22,7 @@ class Target:
     value: float
     of: str = "median"  # what it applies to: "median" or "ratio"
 
-    def met(self, fig: "Figure") -> bool | None:
+    def met(self, fig: Figure) -> bool | None:
         got = fig.ratio if self.of == "ratio" else fig.median
         return None if got is None else bool(OPS[self.op](got, self.value))
 

@@ -30,7 +30,8 @@ def run(ctx) -> list[Figure]:
         store.close()
     labs = [f for f in figures if f.ratio is not None]
     ctx.notes.append("Lab run path vs bare model.fit, epoch time: " + ", ".join(
-        f"{f.name.split('.')[1]} {f.ratio:.2f}x (pairs {min(f.pair_ratios):.2f}-{max(f.pair_ratios):.2f})" for f in labs)
+        f"{f.name.split('.')[1]} {f.ratio:.2f}x (pairs {min(f.pair_ratios):.2f}-{max(f.pair_ratios):.2f})"
+        for f in labs)
         + f"; target <= {RATIO_TARGET}.")
     return figures
 

@@ -27,7 +27,8 @@ def main(argv: list[str]) -> int:
     out = {}
     for key, train_n, val_n, epochs in spec["workloads"]:
         fit = bare_fit(presets.config_for(key, epochs=epochs), subset(split, train_n, val_n, val_n))
-        out[key] = {"seconds": later_epochs(fit.epoch_seconds), "val_acc": fit.val_acc[-1], "weights": digest(fit.model)}
+        out[key] = {"seconds": later_epochs(fit.epoch_seconds), "val_acc": fit.val_acc[-1],
+                    "weights": digest(fit.model)}
     print(json.dumps(out))
     return 0
 

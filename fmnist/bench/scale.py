@@ -27,7 +27,8 @@ def run(ctx) -> list[Figure]:
         by_params.append({"preset": key, "params": params, "batch": config.batch_size, "s/epoch": fig.median,
                           "us/image": fig.median / n * 1e6, "s/epoch at 42,000 (est.)": fig.median * FULL_TRAIN / n})
         figures.append(fig)
-    ctx.tables[f"Epoch time against training-set size ({SIZE_PRESET}, batch {presets.get(SIZE_PRESET).config.batch_size})"] = by_size
+    batch = presets.get(SIZE_PRESET).config.batch_size
+    ctx.tables[f"Epoch time against training-set size ({SIZE_PRESET}, batch {batch})"] = by_size
     ctx.tables[f"Epoch time against parameter count ({n:,} images, each preset's batch size)"] = by_params
     return figures
 

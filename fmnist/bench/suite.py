@@ -8,10 +8,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from fmnist import data
 from fmnist.bench import GROUP_NAMES
@@ -48,11 +48,24 @@ class Context:
 
 
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
-    from fmnist.bench import (cluster, inference, inside, load, loading, notebook, overhead, pages, scale, slots,
-                              store_latency, tuning)
-    from fmnist.bench import photos as bench_photos
+    from fmnist.bench import (
+        cluster,
+        inference,
+        inside,
+        load,
+        loading,
+        notebook,
+        overhead,
+        pages,
+        photos as bench_photos,
+        scale,
+        slots,
+        store_latency,
+        tuning,
+    )
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
-            "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,), "pages": (pages.run,), "scale": (scale.run,),
+            "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,),
+            "pages": (pages.run,), "scale": (scale.run,),
             "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run)}
 
 
@@ -81,8 +94,9 @@ def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], 
                                    "traceback": traceback.format_exc()})
                     log(f"[{group}] failed: {exc.__class__.__name__}: {exc}")
             seconds[group] = round(time.perf_counter() - begun, 1)
-    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": plan.quick,
-            "groups": chosen, "seconds": round(time.perf_counter() - started, 1), "group_seconds": seconds, "machine": {**machine(), "load_average_at_start": load_at_start},
+    return {"created": datetime.now(UTC).isoformat(timespec="seconds"), "quick": plan.quick,
+            "groups": chosen, "seconds": round(time.perf_counter() - started, 1), "group_seconds": seconds,
+            "machine": {**machine(), "load_average_at_start": load_at_start},
             "results": [f.to_json() for f in figures], "skipped": ctx.skipped, "errors": errors,
             "notes": ctx.notes, "tables": ctx.tables}
 

@@ -53,7 +53,7 @@ def _in_process(ctx, name: str, kwargs: dict, words: str, reps: int) -> list[Fig
         split = ctx.part(train_n, val_n, 100)
         last = {}
 
-        def side(label, kw):
+        def side(label, kw, config=config, split=split, last=last):
             def go() -> float:
                 last[label] = bare_fit(config, split, **kw)
                 return later_epochs(last[label].epoch_seconds)
