@@ -1,42 +1,28 @@
 """The run store: runs, their epochs, evaluations and artifacts, on SQLite or PostgreSQL (SQLAlchemy Core).
 
-Every status change is one named method. Each call checks a connection out of the engine's pool for its
-own transaction, so forty sessions' threads never share one. Writes are serialised store-wide (SQLite's
+Every status change is one named method here; the reads are `run_reads.RunReads`, the connection and its
+error messages `store_engine`. Each call checks a connection out of the engine's pool for its own
+transaction, so forty sessions' threads never share one. Writes are serialised store-wide (SQLite's
 BEGIN IMMEDIATE; on PostgreSQL an advisory lock taken first in the transaction), which keeps check-then-
 write steps such as the queue caps and claiming a slot atomic on both."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
 
-from sqlalchemy import and_, case, create_engine, event, func, select, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from fmnist import migrations
+from fmnist.run_reads import EPOCH_FIELDS, Run, RunReads, to_run
 from fmnist.schema import ACTIVE, STATUSES, artifacts, class_rounds, epochs, evaluations, leases, runs, user_caps
+from fmnist.store_engine import StoreError, explain, locate, make_engine, read_all, safe_url, writing
 
 __all__ = ["ACTIVE", "STATUSES", "Run", "Store", "StoreError", "QueueFull", "RunGone", "RESULT_FIELDS"]
 
-BUSY_TIMEOUT_MS = 30_000  # a class of writers waits its turn rather than failing
-WRITE_LOCK_KEY = 20240329  # PostgreSQL advisory lock id that stands for "the store's write lock"
 RESULT_FIELDS = ("train_acc", "val_acc", "test_acc", "params", "epochs", "seconds",
                  "best_epoch", "stopped_early", "model_path", "model_sha256")
-EPOCH_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-ORDERS = {
-    "id DESC": (runs.c.id.desc(),),
-    "id": (runs.c.id,),
-    "val_acc DESC": (runs.c.val_acc.desc(), runs.c.id),
-    "queue": (case((runs.c.status == "queued", 1), else_=0), runs.c.id),  # running first, then the queue in order
-}
-
-
-class StoreError(RuntimeError):
-    pass
 
 
 class QueueFull(StoreError):
@@ -47,72 +33,19 @@ class RunGone(StoreError):
     """The run is no longer active (stopped, reaped or deleted): the worker must stop writing."""
 
 
-@dataclass(frozen=True)
-class Run:
-    id: int
-    name: str
-    preset: str
-    kind: str
-    config: str
-    user: str
-    status: str
-    created_at: float
-    started_at: float | None = None
-    ended_at: float | None = None
-    pid: int | None = None
-    proc_start: float | None = None
-    heartbeat: float | None = None
-    stop_requested_at: float | None = None
-    error: str | None = None
-    train_acc: float | None = None
-    val_acc: float | None = None
-    test_acc: float | None = None
-    params: int | None = None
-    epochs: int | None = None
-    seconds: float | None = None
-    best_epoch: int | None = None
-    stopped_early: int | None = None
-    model_path: str | None = None
-    model_sha256: str | None = None
-    test_views: int = 0
-    dedup_key: str | None = None
-    executor: str | None = None
-    handle: str | None = None
-    node: str | None = None
-    parent_id: int | None = None
-    sweep_id: int | None = None
-    group_key: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    def run_config(self):
-        from fmnist.config import RunConfig
-        return RunConfig.from_json(self.config)
-
-
-_RUN_FIELDS = tuple(f.name for f in fields(Run))
-
-
-def _run(row) -> Run:
-    m = row._mapping
-    return Run(**{k: m[k] for k in _RUN_FIELDS})
-
-
-class Store:
+class Store(RunReads):
     """Open with a SQLite file path, or a database URL (``postgresql+psycopg://...``, ``sqlite:///...``)."""
 
     def __init__(self, where: Path | str, create: bool = True):
-        self.url, self.path = _url_and_path(where, create)
-        self.engine = _engine(self.url)
+        self.url, self.path = locate(where, create)
+        self.engine = make_engine(self.url)
         self.dialect = self.engine.dialect.name
         try:
             with self.write() as c:
                 migrations.upgrade(c)
         except migrations.SchemaTooNew as exc:
             self.engine.dispose()
-            raise StoreError(_explain(self.where, exc)) from exc
+            raise StoreError(explain(self.where, exc)) from exc
         except StoreError:
             self.engine.dispose()
             raise
@@ -123,32 +56,17 @@ class Store:
 
     @property
     def where(self) -> str:
-        return str(self.path) if self.path else _safe_url(self.url)
+        return str(self.path) if self.path else safe_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextmanager
     def write(self):
         """One write transaction, holding the store's write lock from its first statement."""
-        try:
-            with self.engine.begin() as conn:
-                if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
-                yield conn
-        except DBAPIError as exc:
-            raise StoreError(_explain(self.where, exc.orig or exc)) from exc
-        except SQLAlchemyError as exc:
-            raise StoreError(_explain(self.where, exc)) from exc
+        return writing(self.engine, self.where)
 
-    def _read(self, stmt):
-        try:
-            with self.engine.connect().execution_options(fmnist_read=True) as conn:
-                return conn.execute(stmt).all()
-        except DBAPIError as exc:
-            raise StoreError(_explain(self.where, exc.orig or exc)) from exc
-        except SQLAlchemyError as exc:
-            raise StoreError(_explain(self.where, exc)) from exc
+    def _read(self, stmt) -> list:
+        return read_all(self.engine, self.where, stmt)
 
     # -- status changes -------------------------------------------------
     def create_run(self, config, status: str = "queued", dedup_key: str | None = None, **extra) -> int:
@@ -289,7 +207,7 @@ class Store:
             for table in (epochs, evaluations, artifacts):  # explicit: SQLite needs foreign_keys=ON to cascade
                 c.execute(table.delete().where(table.c.run_id == run_id))
             c.execute(runs.delete().where(runs.c.id == run_id))
-            return _run(row)
+            return to_run(row)
 
     def save_evaluation(self, run_id: int, payload: dict) -> None:
         with self.write() as c:
@@ -346,72 +264,7 @@ class Store:
         with self.write() as c:
             c.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
 
-    # -- reads --------------------------------------------------------------
-    def get(self, run_id: int) -> Run | None:
-        rows = self._read(select(runs).where(runs.c.id == run_id))
-        return _run(rows[0]) if rows else None
-
-    def runs(self, statuses: tuple[str, ...] | None = None, limit: int = 1000, offset: int = 0,
-             order: str = "id DESC", **match) -> list[Run]:
-        """Runs in one of `statuses` (all when None); `match` filters on equal columns (sweep_id=3, user='ana')."""
-        stmt = select(runs)
-        if statuses:
-            stmt = stmt.where(runs.c.status.in_(statuses))
-        for key, value in match.items():
-            stmt = stmt.where(runs.c[key] == value)
-        rows = self._read(stmt.order_by(*ORDERS[order]).limit(limit).offset(offset))
-        return [_run(r) for r in rows]
-
-    def count(self, statuses: tuple[str, ...] | None = None, user: str | None = None) -> int:
-        stmt = select(func.count()).select_from(runs)
-        if statuses:
-            stmt = stmt.where(runs.c.status.in_(statuses))
-        if user is not None:
-            stmt = stmt.where(runs.c.user == user)
-        return int(self._read(stmt)[0][0])
-
-    def search(self, statuses=(), name_contains: str = "", presets=(), limit: int = 50, offset: int = 0,
-               users=()) -> list[Run]:
-        """Runs matching the filters, newest first, one page of them (filtered and paged in SQL)."""
-        stmt = select(runs).where(_filters(statuses, name_contains, presets, users))
-        return [_run(r) for r in self._read(stmt.order_by(runs.c.id.desc()).limit(limit).offset(offset))]
-
-    def count_matching(self, statuses=(), name_contains: str = "", presets=(), users=()) -> int:
-        stmt = select(func.count()).select_from(runs).where(_filters(statuses, name_contains, presets, users))
-        return int(self._read(stmt)[0][0])
-
-    def best_val(self) -> Run | None:
-        """The finished run with the highest validation accuracy (the oldest of a tie)."""
-        rows = self._read(select(runs).where(runs.c.status == "finished", runs.c.val_acc.is_not(None))
-                          .order_by(runs.c.val_acc.desc(), runs.c.id).limit(1))
-        return _run(rows[0]) if rows else None
-
-    def presets_used(self) -> list[str]:
-        return [r[0] for r in self._read(select(runs.c.preset).distinct().order_by(runs.c.preset))]
-
-    def users(self) -> list[str]:
-        return [r[0] for r in self._read(select(runs.c.user).where(runs.c.user != "").distinct().order_by(runs.c.user))]
-
-    def user_caps(self) -> dict[str, int]:
-        return {r.user: r.cap for r in self._read(select(user_caps))}
-
-    def epochs(self, run_id: int) -> list[dict]:
-        return self.epochs_since(run_id, 0)
-
-    def epochs_since(self, run_id: int, after: int) -> list[dict]:
-        rows = self._read(select(epochs.c.epoch, *(epochs.c[k] for k in EPOCH_FIELDS), epochs.c.ended_at)
-                          .where(epochs.c.run_id == run_id, epochs.c.epoch > after).order_by(epochs.c.epoch))
-        return [dict(r._mapping) for r in rows]
-
-    def evaluation(self, run_id: int) -> dict | None:
-        rows = self._read(select(evaluations.c.payload).where(evaluations.c.run_id == run_id))
-        return json.loads(rows[0][0]) if rows else None
-
-    def artifact(self, run_id: int) -> tuple[str, str, bytes] | None:
-        rows = self._read(select(artifacts.c.sha256, artifacts.c.suffix, artifacts.c.data)
-                          .where(artifacts.c.run_id == run_id))
-        return (rows[0][0], rows[0][1], bytes(rows[0][2])) if rows else None
-
+    # -- the store itself ---------------------------------------------------
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return migrations.current(conn)
@@ -431,89 +284,3 @@ def _insert_run(c: Connection, config, status: str, dedup_key: str | None, now: 
 
 def _num(value):
     return None if value is None else float(value)
-
-
-def _filters(statuses, name_contains: str, presets, users):
-    clauses = [runs.c.id.is_not(None)]
-    if statuses:
-        clauses.append(runs.c.status.in_(list(statuses)))
-    if presets:
-        clauses.append(runs.c.preset.in_(list(presets)))
-    if users:
-        clauses.append(runs.c.user.in_(list(users)))
-    if name_contains.strip():  # autoescape: % and _ in a name stay literal
-        clauses.append(func.lower(runs.c.name).contains(name_contains.strip().lower(), autoescape=True))
-    return and_(*clauses)
-
-
-def _url_and_path(where: Path | str, create: bool) -> tuple[str, Path | None]:
-    text_where = str(where)
-    if "://" in text_where and not text_where.startswith("sqlite"):
-        return text_where, None
-    path = Path(text_where.split(":///", 1)[1]) if text_where.startswith("sqlite") else Path(where)
-    _check_sqlite_path(path, create)
-    return f"sqlite:///{path}", path
-
-
-def _check_sqlite_path(path: Path, create: bool) -> None:
-    if not path.exists():
-        if not create:
-            raise StoreError(f"No run store at {path}. "
-                             "Start the app or run `python -m fmnist runs` once to create one.")
-        if not os.access(path.parent if path.parent.exists() else path.parent.parent, os.W_OK):
-            raise StoreError(f"Cannot create the run store in {path.parent}: the folder is not writable. "
-                             "Set FMNIST_HOME to a folder you can write to.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-    elif not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise StoreError(f"The run store {path} (or its folder) is read-only. Make it writable, "
-                         "or set FMNIST_HOME to a folder you can write to.")
-
-
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]  # psycopg 3, not the default psycopg2
-        try:
-            return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
-        except (ImportError, SQLAlchemyError) as exc:
-            raise StoreError(f"Cannot use the database {_safe_url(url)}: {exc}. "
-                             "Install the driver with `pip install 'psycopg[binary]'`.") from exc
-    engine = create_engine(url, pool_size=10, max_overflow=40,
-                           connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _prepare(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, says when a transaction begins
-        for pragma in (f"busy_timeout={BUSY_TIMEOUT_MS}", "journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
-            dbapi_conn.execute(f"PRAGMA {pragma}")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        if not conn.get_execution_options().get("fmnist_read"):  # readers run in autocommit and never lock
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return "the database"
-
-
-def _explain(where: str, exc: BaseException) -> str:
-    text_ = " ".join(str(exc).split())
-    if "readonly" in text_ or "read-only" in text_:
-        return f"The run store {where} is read-only ({text_}). Make it writable or set FMNIST_HOME elsewhere."
-    if "full" in text_:
-        return f"The run store {where} could not be written: {text_}. Free some disk space and try again."
-    if "not a database" in text_ or "malformed" in text_ or "schema version" in text_:
-        return (f"The run store {where} cannot be used: {text_}. It was left untouched; move it aside "
-                "(for example to runs.db.bad) and the lab starts a new, empty store.")
-    if "connection" in text_.lower() and "refused" in text_.lower():
-        return (f"The run store {where} cannot be reached: {text_}. Start the database server or fix "
-                "FMNIST_DATABASE_URL.")
-    return f"The run store {where} failed: {text_}."

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from fmnist import migrations, presets, schema, store as store_mod
+from fmnist import migrations, presets, schema, store as store_mod, store_engine
 from fmnist.store import RunGone, Store, StoreError
 from tests.servers import store_on_both  # noqa: F401 - `store`, on SQLite and on PostgreSQL
 
@@ -325,7 +325,7 @@ def test_read_only_db_file_as_reported_by_os_access(tmp_path, monkeypatch):
     Store(path).close()
     before = path.read_bytes()
     real_access = os.access
-    monkeypatch.setattr(store_mod.os, "access",
+    monkeypatch.setattr(store_engine.os, "access",
                         lambda p, mode: False if (str(p) == str(path) and mode == os.W_OK) else real_access(p, mode))
     with pytest.raises(StoreError) as info:
         Store(path)
