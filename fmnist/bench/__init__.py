@@ -5,9 +5,10 @@ machine is slow. Groups: data (parsing, cache), overhead (the run path against a
 notebook (the lab against the notebook's way, and settings that might speed it up), predict
 (one image, the sketch pipeline), inside (the Inside page: feature maps, Grad-CAM, its figures),
 pages (cold renders, a 10,000-run results table, live-chart latency),
-scale (epoch time against data size and parameter count), slots (two runs at once against the same two
-one after another), load (a class of browser sessions on one server while two runs train), cluster (a run
-through Ray against the local executor; the store's latency on PostgreSQL against SQLite under a class)."""
+scale (epoch time against data size and parameter count), slots (two runs at once against the same
+two one after another), load (a class of sessions on one server, driven over Streamlit's websocket
+protocol or in browsers, while two runs train), cluster (a run through Ray against the local
+executor; the store's latency on PostgreSQL against SQLite under a class)."""
 
 GROUP_NAMES = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load",
                "cluster")
