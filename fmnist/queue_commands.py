@@ -26,15 +26,15 @@ def add_parsers(sub, hyper_options) -> None:
 
 
 def sweep(args) -> int:
-    from fmnist import commands, supervisor, sweeps
+    from fmnist import commands, supervisor, sweep_results, sweep_spec, sweeps
     store, settings = commands._open()
     base = commands.config_from_args(args)
-    grid = dict(sweeps.parse_grid(text) for text in args.grid)
-    ranges = dict(sweeps.parse_range(text) for text in args.range)
+    grid = dict(sweep_spec.parse_grid(text) for text in args.grid)
+    ranges = dict(sweep_spec.parse_range(text) for text in args.range)
     sampler, trials = args.sampler, args.trials
     if args.random is not None:
         sampler, trials = sampler or "random", args.random
-    spec = sweeps.make_spec(base, grid, ranges, sampler, trials, args.prune)
+    spec = sweep_spec.make_spec(base, grid, ranges, sampler, trials, args.prune)
     sweep_id = sweeps.create(store, settings, spec, name=args.name or "", user=base.user)
     supervisor.ensure_one(store, settings)  # the app's supervisor, or one started now, advances it
     print(f"sweep {sweep_id}: {spec['trials']} trials, {spec['sampler']} sampler"
@@ -43,14 +43,14 @@ def sweep(args) -> int:
         print("follow it on the app's Sweeps page or with `python -m fmnist runs`")
         return 0
     try:
-        done = sweeps.wait(store, settings, sweep_id, on_change=lambda line: print(line, flush=True))
+        done = sweep_results.wait(store, settings, sweep_id, on_change=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\nsweep {sweep_id} goes on in the background")
         return 0
-    frame = sweeps.trials_frame(store, settings, done)
+    frame = sweep_results.trials_frame(store, settings, done)
     shown = frame.astype(object).where(frame.notna(), "-")  # None in a text column too
     print(shown.to_string(index=False, formatters={"Val accuracy": lambda v: v if v == "-" else f"{v:.4f}"}))
-    best = sweeps.best(settings, done)
+    best = sweep_results.best(settings, done)
     print(best.text() if best else "no trial finished")
     return 0 if best else 1
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fmnist import presets, settings as settings_mod, supervisor, sweep_store, sweeps
+from fmnist import presets, settings as settings_mod, supervisor, sweep_results, sweep_spec, sweep_store, sweeps
 from fmnist.store import Store
 
 TINY = dict(subset=500, epochs=1, batch_size=64)
@@ -38,25 +38,26 @@ def queued_ids(store, sweep_id):
 
 
 def test_the_search_space_is_read_from_the_users_words():
-    assert sweeps.parse_grid("lr=0.001,0.01") == ("learning_rate", [0.001, 0.01])
-    assert sweeps.parse_grid("batch=32,64") == ("batch_size", [32, 64])
-    assert sweeps.parse_grid("optimizer=adam,SGD") == ("optimizer", ["adam", "sgd"])
-    assert sweeps.parse_range("lr=1e-4:1e-1:log") == ("learning_rate", [0.0001, 0.1, True])
-    with pytest.raises(sweeps.SweepError, match="'momentum' is not a hyperparameter a sweep can vary"):
-        sweeps.parse_grid("momentum=0.9,0.99")
-    with pytest.raises(sweeps.SweepError, match="batch_size: '32.5' is not a whole number"):
-        sweeps.parse_grid("batch_size=32,32.5")
-    with pytest.raises(sweeps.SweepError, match="LOW must be below HIGH"):
-        sweeps.parse_range("lr=0.1:0.01")
+    assert sweep_spec.parse_grid("lr=0.001,0.01") == ("learning_rate", [0.001, 0.01])
+    assert sweep_spec.parse_grid("batch=32,64") == ("batch_size", [32, 64])
+    assert sweep_spec.parse_grid("optimizer=adam,SGD") == ("optimizer", ["adam", "sgd"])
+    assert sweep_spec.parse_range("lr=1e-4:1e-1:log") == ("learning_rate", [0.0001, 0.1, True])
+    with pytest.raises(sweep_spec.SweepError, match="'momentum' is not a hyperparameter a sweep can vary"):
+        sweep_spec.parse_grid("momentum=0.9,0.99")
+    with pytest.raises(sweep_spec.SweepError, match="batch_size: '32.5' is not a whole number"):
+        sweep_spec.parse_grid("batch_size=32,32.5")
+    with pytest.raises(sweep_spec.SweepError, match="LOW must be below HIGH"):
+        sweep_spec.parse_range("lr=0.1:0.01")
     base = presets.config_for("mlp1", **TINY)
-    with pytest.raises(sweeps.SweepError, match="grid sampler tries listed values only"):
-        sweeps.make_spec(base, ranges={"learning_rate": [1e-4, 1e-1, True]}, sampler="grid")
-    with pytest.raises(sweeps.SweepError, match=r"^--grid: learning_rate=5.0: must be greater than 0 and at most 1"):
-        sweeps.make_spec(base, grid={"learning_rate": [0.01, 5.0]})
-    spec = sweeps.make_spec(base, grid={"learning_rate": [0.001, 0.01], "batch_size": [32, 64]}, trials=3)
+    with pytest.raises(sweep_spec.SweepError, match="grid sampler tries listed values only"):
+        sweep_spec.make_spec(base, ranges={"learning_rate": [1e-4, 1e-1, True]}, sampler="grid")
+    too_high = r"^--grid: learning_rate=5.0: must be greater than 0 and at most 1"
+    with pytest.raises(sweep_spec.SweepError, match=too_high):
+        sweep_spec.make_spec(base, grid={"learning_rate": [0.01, 5.0]})
+    spec = sweep_spec.make_spec(base, grid={"learning_rate": [0.001, 0.01], "batch_size": [32, 64]}, trials=3)
     assert spec["sampler"] == "grid" and spec["trials"] == 3
-    assert sweeps.make_spec(base, grid={"learning_rate": [0.001, 0.01]})["trials"] == 2  # the whole grid
-    dropped = sweeps.apply(presets.config_for("mlp3_reg"), {"dropout": 0.3, "learning_rate": 0.01})
+    assert sweep_spec.make_spec(base, grid={"learning_rate": [0.001, 0.01]})["trials"] == 2  # the whole grid
+    dropped = sweep_spec.apply(presets.config_for("mlp3_reg"), {"dropout": 0.3, "learning_rate": 0.01})
     assert dropped.model.dropout == (0.3,) * len(dropped.model.dense) and dropped.learning_rate == 0.01
 
 
@@ -66,13 +67,13 @@ def test_a_grid_sweep_of_two_trials_runs_through_the_supervisor(workspace, monke
     shutil.copy(dataset_cache, s.cache_dir / dataset_cache.name)
     sweeps._storages.clear()
     store = Store.open(s)
-    spec = sweeps.make_spec(presets.config_for("mlp1", **TINY), grid={"learning_rate": [0.001, 0.01]})
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", **TINY), grid={"learning_rate": [0.001, 0.01]})
     sweep_id = sweeps.create(store, s, spec, name="lr sweep")
     sup = supervisor.Supervisor(store, s).start()
     try:
         deadline = time.time() + 300
         while sweep_store.get_sweep(store, sweep_id).status != "done":
-            assert time.time() < deadline, sweeps.summary_line(store, s, sweep_store.get_sweep(store, sweep_id))
+            assert time.time() < deadline, sweep_results.summary_line(store, s, sweep_store.get_sweep(store, sweep_id))
             time.sleep(0.5)
     finally:
         sup.stop()
@@ -81,10 +82,10 @@ def test_a_grid_sweep_of_two_trials_runs_through_the_supervisor(workspace, monke
     assert [r.status for r in runs] == ["finished", "finished"]
     assert sorted(r.run_config().learning_rate for r in runs) == [0.001, 0.01]
     assert all(r.name.startswith("lr sweep · trial ") for r in runs)
-    frame = sweeps.trials_frame(store, s, sweep)
+    frame = sweep_results.trials_frame(store, s, sweep)
     assert frame["State"].tolist() == ["finished", "finished"]
     assert frame.set_index("Run")["Val accuracy"].to_dict() == {r.id: r.val_acc for r in runs}
-    best = sweeps.best(s, sweep)
+    best = sweep_results.best(s, sweep)
     top = max(runs, key=lambda r: r.val_acc)
     assert best.run_id == top.id and best.value == top.val_acc
     assert best.params == {"learning_rate": top.run_config().learning_rate}
@@ -92,7 +93,7 @@ def test_a_grid_sweep_of_two_trials_runs_through_the_supervisor(workspace, monke
     store.close()  # a restart: new store, new Optuna storage, the same study and trials
     sweeps._storages.clear()
     again = Store.open(settings_mod.load())
-    reopened = sweeps.trials_frame(again, s, sweep_store.get_sweep(again, sweep_id))
+    reopened = sweep_results.trials_frame(again, s, sweep_store.get_sweep(again, sweep_id))
     assert reopened.equals(frame)
     assert sweeps.advance(again, s) == [] and len(again.runs(sweep_id=sweep_id)) == 2  # done: nothing more asked
     again.close()
@@ -100,7 +101,7 @@ def test_a_grid_sweep_of_two_trials_runs_through_the_supervisor(workspace, monke
 
 def test_the_median_pruner_stops_a_poor_trial(lab):
     store, s = lab
-    spec = sweeps.make_spec(presets.config_for("mlp1", epochs=3), grid={"learning_rate": [0.001, 0.002, 0.003]},
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", epochs=3), grid={"learning_rate": [0.001, 0.002, 0.003]},
                             prune="median")
     sweep_id = sweeps.create(store, s, spec)
     for vals in ([0.80, 0.85, 0.86], [0.82, 0.84, 0.87]):  # two good trials finish
@@ -113,7 +114,7 @@ def test_the_median_pruner_stops_a_poor_trial(lab):
     store.mark_stopped(poor, "stopped by request", {"val_acc": 0.30, "epochs": 1})  # as the worker does
     assert sweeps.advance(store, s) == []
     sweep = sweep_store.get_sweep(store, sweep_id)
-    frame = sweeps.trials_frame(store, s, sweep)
+    frame = sweep_results.trials_frame(store, s, sweep)
     assert frame["State"].tolist() == ["finished", "finished", "pruned"]
     assert store.get(poor).error == ("pruned by the sweep at epoch 1: validation accuracy behind the earlier trials")
     assert sweep.status == "done"
@@ -123,7 +124,7 @@ def test_the_median_pruner_stops_a_poor_trial(lab):
 
 def test_a_paused_sweep_retries_its_interrupted_trial_on_resume(lab):
     store, s = lab
-    spec = sweeps.make_spec(presets.config_for("mlp1", **TINY), grid={"learning_rate": [0.001, 0.01]})
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", **TINY), grid={"learning_rate": [0.001, 0.01]})
     sweep_id = sweeps.create(store, s, spec)
     (first,) = sweeps.advance(store, s)
     assert sweeps.stop(store, s, sweep_id) == 1

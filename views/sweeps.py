@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from fmnist import charts, sweep_store, sweeps
+from fmnist import charts, sweep_results, sweep_store, sweeps
 from fmnist.store import StoreError
 from views._common import lab_settings, store
 from views._sweep_form import sweep_form
@@ -33,21 +33,21 @@ def show(sweep_id: int, polling: bool) -> None:
     if polling != (sweep.status == "active"):
         st.rerun()  # start or stop polling with a fresh page
     st.subheader(f"#{sweep.id} {sweep.name}")
-    progress = sweeps.summary_line(store(), settings, sweep).split(": ", 1)[1]
+    progress = sweep_results.summary_line(store(), settings, sweep).split(": ", 1)[1]
     st.caption(f"{sweep.status} · {sweep.spec['sampler']} sampler · at most {sweep.spec['trials']} trials · "
                f"pruning: {sweep.spec['prune'] or 'off'} · {progress}")
     controls(sweep)
-    frame, labels = sweeps.trials_frame(store(), settings, sweep), sweeps.param_labels(sweep)
-    if best := sweeps.best(settings, sweep):
+    frame, labels = sweep_results.trials_frame(store(), settings, sweep), sweep_results.param_labels(sweep)
+    if best := sweep_results.best(settings, sweep):
         st.success(best.text())
-    st.plotly_chart(charts.parallel_coordinates(frame, list(labels.values()), log_axes=sweeps.log_axes(sweep)),
+    st.plotly_chart(charts.parallel_coordinates(frame, list(labels.values()), log_axes=sweep_results.log_axes(sweep)),
                     key="parcoords")
     st.caption("One line a trial. Drag along an axis to keep only the trials in that range; drag the axis's "
                "title to reorder. Yellow lines scored highest.")
     left, right = st.columns([3, 1])
     left.dataframe(frame, hide_index=True, key="trials",
                    column_config={"Val accuracy": st.column_config.NumberColumn(format="%.4f")})
-    importance = sweeps.importance(settings, sweep)
+    importance = sweep_results.importance(settings, sweep)
     right.markdown("**Parameter importance** (fANOVA)")
     if importance:
         right.dataframe(pd.DataFrame({"Hyperparameter": list(importance), "Importance": list(importance.values())}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmnist import jobs, presets, settings as settings_mod, sweep_store, sweeps
+from fmnist import jobs, presets, settings as settings_mod, sweep_spec, sweep_store, sweeps
 from fmnist.store import Store
 from tests.e2e.conftest import screenshot, wait_for_app
 from tests.waiting import wait_for
@@ -53,7 +53,7 @@ def finished_run(lab, browser, app_url):
 
 def test_a_sweep_on_parallel_coordinates(page, app_url, lab):
     store, s = lab
-    spec = sweeps.make_spec(presets.config_for("mlp1", user="e2e-sweeper", **TINY),
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", user="e2e-sweeper", **TINY),
                             grid={"learning_rate": [0.001, 0.01]})
     sweep_id = sweeps.create(store, s, spec, name="e2e lr sweep")
     boot(page, app_url)

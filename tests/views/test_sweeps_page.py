@@ -11,7 +11,7 @@ import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import presets, supervisor, sweep_store, sweeps
+from fmnist import presets, supervisor, sweep_spec, sweep_store, sweeps
 
 VIEWS = Path(__file__).resolve().parents[2] / "views"
 
@@ -34,7 +34,7 @@ def play(store, run_id, vals):
 @pytest.fixture
 def done_sweep(quiet):
     store, s = quiet
-    spec = sweeps.make_spec(presets.config_for("mlp1", epochs=2, subset=1000),
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", epochs=2, subset=1000),
                             grid={"learning_rate": [0.001, 0.01, 0.1], "batch_size": [32, 64]}, trials=4)
     sweep_id = sweeps.create(store, s, spec, name="lr and batch")
     scores = {0.001: 0.84, 0.01: 0.87, 0.1: 0.62}
@@ -89,7 +89,7 @@ def test_the_form_names_a_bad_hyperparameter_and_starts_a_good_sweep(quiet):
     at.text_area(key="sweep_grid").set_value("momentum=0.9,0.99")
     at.button[0].click().run()  # the form's submit button
     assert [e.value for e in at.error] == ["'momentum' is not a hyperparameter a sweep can vary; choose from lr, "
-                                           + ", ".join(sorted(sweeps.PARAMS))]
+                                           + ", ".join(sorted(sweep_spec.PARAMS))]
     assert sweep_store.sweeps(store) == []
     at.text_area(key="sweep_grid").set_value("lr=0.001,0.01\nbatch=32,64")
     at.number_input(key="sweep_trials").set_value(3)
@@ -104,7 +104,7 @@ def test_the_form_names_a_bad_hyperparameter_and_starts_a_good_sweep(quiet):
 
 def test_stop_and_resume_a_sweep_from_its_page(quiet):
     store, s = quiet
-    spec = sweeps.make_spec(presets.config_for("mlp1", epochs=1, subset=500), grid={"learning_rate": [0.001, 0.01]})
+    spec = sweep_spec.make_spec(presets.config_for("mlp1", epochs=1, subset=500), grid={"learning_rate": [0.001, 0.01]})
     sweep_id = sweeps.create(store, s, spec, name="pausable")
     (run_id,) = sweeps.advance(store, s)
     at = page("sweeps.py", sweep=sweep_id)
