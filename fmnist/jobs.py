@@ -51,7 +51,7 @@ def stop(run_id: int, store: Store, settings: Settings) -> str:
     return (store.get(run_id) or run).status
 
 
-def active_runs(store: Store, settings: Settings | None = None) -> list[Run]:
+def active_runs(store: Store) -> list[Run]:
     """Running runs first, then the queue in the order it will start. A pure read."""
     return store.runs(statuses=("running", "queued"), order="queue")
 

@@ -127,7 +127,7 @@ def test_reading_runs_never_changes_them(lab):
     store.claim(dead, gone.pid, None, executor="local", handle=handle)
     waiting = jobs.submit(presets.config_for("mlp1", name="waiting", **TINY), store, s)
     before = [store.get(i) for i in (dead, waiting)]
-    assert [r.id for r in jobs.active_runs(store, s)] == [dead, waiting]  # running first, then the queue
+    assert [r.id for r in jobs.active_runs(store)] == [dead, waiting]  # running first, then the queue
     time.sleep(1.5)
     assert [store.get(i) for i in (dead, waiting)] == before  # no supervisor: nothing moved
 

@@ -9,9 +9,9 @@ from views._common import lab_settings, store, user_name
 
 
 def run_actions(run: Run) -> None:
-    runs = store()
+    run_store = store()
     if run.parent_id is not None:
-        st.plotly_chart(charts.history_curves(continuing.history(runs, run), continuing.starts(runs, run),
+        st.plotly_chart(charts.history_curves(continuing.history(run_store, run), continuing.starts(run_store, run),
                                               title=f"{run.name}: the whole history"), key="history")
     can_continue = continuing.why_not(run) is None
     can_repeat = run.parent_id is None
@@ -24,14 +24,14 @@ def run_actions(run: Run) -> None:
             if st.button(f"Continue {more} more epochs", key=f"continue-{run.id}", icon=":material/fast_forward:",
                          help="A new run that starts from this run's saved model (the optimizer starts afresh) "
                               "and numbers its epochs after this run's."):
-                _open(lambda: [continuing.submit(run.id, int(more), runs, lab_settings(), user_name())])
+                _open(lambda: [continuing.submit(run.id, int(more), run_store, lab_settings(), user_name())])
     if can_repeat:
         with right.container(border=True):
             k = st.number_input("Other seeds", 1, seeds.MAX_SEEDS, 3, key=f"seeds-{run.id}")
             if st.button(f"Repeat with {k} seeds", key=f"repeat-{run.id}", icon=":material/casino:",
                          help="Queues this configuration again with other random seeds; the Results page shows "
                               "the group's mean and spread, so you can tell a real difference from noise."):
-                _open(lambda: seeds.repeat(run, int(k), runs, lab_settings(), user_name()))
+                _open(lambda: seeds.repeat(run, int(k), run_store, lab_settings(), user_name()))
 
 
 def _open(queue) -> None:

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from fmnist import jobs, labels, progress
-from fmnist.store import Run, StoreError
+from fmnist.store import Run, Store, StoreError
 from views._common import lab_settings, store
 from views._continue import run_actions
 
@@ -15,10 +15,10 @@ def show_live(current: Run | None) -> None:
     st.fragment(run_every=POLL_S if polling else None)(live)(current.id if current else None, polling)
 
 
-def show_run(run: Run, runs, active: list[Run]) -> None:
+def show_run(run: Run, run_store: Store, active: list[Run]) -> None:
     st.subheader(labels.with_status(run))
-    rows = runs.epochs(run.id)
-    guess = None if rows else progress.expected_epoch(run.run_config(), runs)
+    rows = run_store.epochs(run.id)
+    guess = None if rows else progress.expected_epoch(run.run_config(), run_store)
     if verdict := progress.verdict(run):
         getattr(st, verdict[0])(verdict[1])
     else:
@@ -48,13 +48,13 @@ def stop(run_id: int) -> None:
 
 
 def live(run_id: int | None, polling: bool) -> None:
-    runs = store()
-    active = jobs.active_runs(runs, lab_settings())
-    run = runs.get(run_id) if run_id else None
+    run_store = store()
+    active = jobs.active_runs(run_store)
+    run = run_store.get(run_id) if run_id else None
     if polling != (bool(active) or bool(run and run.active)):
         st.rerun()  # start or stop polling with a fresh page
     if run:
-        show_run(run, runs, active)
+        show_run(run, run_store, active)
     st.subheader("Queue")
     for row in progress.queue_rows(active):
         left, right = st.columns([5, 1])

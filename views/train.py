@@ -12,7 +12,7 @@ from views._train_live import show_live
 def submit(config) -> dict[str, str]:
     """Queue the run and open it; returns the errors to show (none when it was queued)."""
     try:
-        st.query_params["run"] = str(jobs.submit(config, runs, settings))
+        st.query_params["run"] = str(jobs.submit(config, run_store, settings))
     except QueueFull as exc:
         st.warning(str(exc))
     except (ConfigError, StoreError) as exc:
@@ -21,14 +21,15 @@ def submit(config) -> dict[str, str]:
 
 
 def run_whole_notebook() -> None:
-    queued, refused = forms.submit_all(forms.notebook_configs(user_name()), lambda c: jobs.submit(c, runs, settings))
+    configs = forms.notebook_configs(user_name())
+    queued, refused = forms.submit_all(configs, lambda c: jobs.submit(c, run_store, settings))
     st.success(f"Queued {len(queued)} of {len(presets.NOTEBOOK_KEYS)} notebook runs.")
     for message in refused:
         st.warning(message)
 
 
 st.title("Train a model")
-settings, runs = lab_settings(), store()
+settings, run_store = lab_settings(), store()
 options = forms.choices()
 choice = st.selectbox("Model", list(options), index=list(options).index("mlp1"), format_func=options.get,
                       key="train_choice")
@@ -47,15 +48,15 @@ errors = submit(state.config) if start and state.config else state.errors
 for name, message in errors.items():
     slots.get(name, summary_col).error(message)
 with summary_col:
-    model_summary(state, runs, settings.max_params)
+    model_summary(state, run_store, settings.max_params)
     if st.button("Run the whole notebook", help="Queue every notebook model with the notebook's own settings."):
         run_whole_notebook()
 
 st.divider()
-current, missing = progress.selected_run(st.query_params.get("run", ""), runs)
+current, missing = progress.selected_run(st.query_params.get("run", ""), run_store)
 if missing:
     st.warning(missing)
-labels = progress.picker_labels(current, runs)
+labels = progress.picker_labels(current, run_store)
 pick = st.selectbox("Open an earlier run", list(labels), index=list(labels).index(current.id) if current else None,
                     format_func=labels.get, placeholder="Choose a run",
                     key=f"open-{current.id if current else ''}-{len(labels)}-{hash(tuple(labels.values()))}")
