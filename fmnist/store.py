@@ -100,16 +100,6 @@ class Store(RunReads):
                                 f"{cap} a person). Stop one or wait for one to finish.")
             return _insert_run(c, config, "queued", dedup_key, now, **extra), True
 
-    def claim(self, run_id: int, pid: int | None = None, proc_start: float | None = None,
-              executor: str = "local", handle: str | None = None) -> bool:
-        """queued -> running, by whoever launches its worker."""
-        now = time.time()
-        with self.write() as c:
-            cur = c.execute(runs.update().where(runs.c.id == run_id, runs.c.status == "queued").values(
-                status="running", pid=pid, proc_start=proc_start, started_at=now, heartbeat=now,
-                executor=executor, handle=handle))
-            return cur.rowcount == 1
-
     def claim_next(self, slots: int, executor: str) -> list[int]:
         """Claim the oldest queued runs for the free slots, in one transaction; returns their ids."""
         now = time.time()

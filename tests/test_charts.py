@@ -159,16 +159,6 @@ def test_embedding_one_trace_per_class_with_index_customdata():
     assert total == 60
 
 
-def test_embedding_hover_images_in_customdata():
-    points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-    labels = np.array([0, 1, 0])
-    uris = [f"data:image/png;base64,IMG{i}" for i in range(3)]
-    fig = charts.embedding(points, labels, CLASS_NAMES, "PCA", hover_images=uris)
-    cd0 = np.asarray(fig.data[0].customdata)
-    assert [int(i) for i in cd0[:, 0]] == [0, 2]
-    assert list(cd0[:, 1]) == [uris[0], uris[2]]
-
-
 def test_embedding_empty():
     fig = charts.embedding(np.zeros((0, 2)), np.zeros(0, dtype=int), CLASS_NAMES, "PCA")
     assert _annotation_texts(fig)

@@ -6,13 +6,14 @@ import pytest
 
 from fmnist import continuing, jobs, presets, runner, summary
 from fmnist.config import ConfigError
+from tests.playing import start_by_hand
 
 TINY = dict(subset=1000, epochs=2, batch_size=64)
 
 
 def execute_queued(store, s, run_id) -> str:
     """What the supervisor and a worker do, in this process."""
-    assert store.claim(run_id, executor="local", handle="in-process")
+    assert start_by_hand(store, run_id, executor="local", handle="in-process")
     return runner.execute(store, s, run_id)
 
 

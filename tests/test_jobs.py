@@ -17,6 +17,7 @@ import pytest
 from fmnist import jobs, presets, schema, settings as settings_mod, supervisor
 from fmnist.executors.local import LocalExecutor, handle_of
 from fmnist.store import QueueFull, Store
+from tests.playing import start_by_hand
 from tests.waiting import wait_for
 
 TINY = dict(subset=200, epochs=2, batch_size=64)
@@ -112,7 +113,7 @@ def test_a_restart_reaps_a_run_left_running_by_a_dead_pid(lab):
     handle = handle_of(gone.pid)
     gone.wait()
     run_id = store.create_run(presets.config_for("mlp1", **TINY))
-    store.claim(run_id, gone.pid, None, executor="local", handle=handle)
+    start_by_hand(store, run_id, gone.pid, None, executor="local", handle=handle)
     fresh = Store(s.db_path)  # as a restarted server would open it, with a supervisor of its own
     assert supervisor.Supervisor(fresh, s, LocalExecutor(s)).step() is True
     assert fresh.get(run_id).status == "failed" and fresh.get(run_id).error.startswith("worker died")
@@ -124,7 +125,7 @@ def test_reading_runs_never_changes_them(lab):
     handle = handle_of(gone.pid)
     gone.wait()
     dead = store.create_run(presets.config_for("mlp1", **TINY))
-    store.claim(dead, gone.pid, None, executor="local", handle=handle)
+    start_by_hand(store, dead, gone.pid, None, executor="local", handle=handle)
     waiting = jobs.submit(presets.config_for("mlp1", name="waiting", **TINY), store, s)
     before = [store.get(i) for i in (dead, waiting)]
     assert [r.id for r in jobs.active_runs(store)] == [dead, waiting]  # running first, then the queue
@@ -146,7 +147,7 @@ def test_a_hung_worker_without_heartbeat_is_killed_and_failed(lab):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         run_id = store.create_run(presets.config_for("mlp1", **TINY))
-        store.claim(run_id, sleeper.pid, None, executor="local", handle=handle_of(sleeper.pid))
+        start_by_hand(store, run_id, sleeper.pid, None, executor="local", handle=handle_of(sleeper.pid))
         with store.write() as c:
             c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(heartbeat=time.time() - 30))
         supervisor.reap(store, s, LocalExecutor(s))

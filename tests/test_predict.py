@@ -16,6 +16,7 @@ from fmnist import artifacts, images, neighbours, nets, predict, presets, salien
 from fmnist.artifacts import ArtifactError, KerasModel, MajorityModel
 from fmnist.config import ConvBlock, ModelSpec, RunConfig
 from fmnist.data import CLASS_NAMES
+from tests.playing import start_by_hand
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_CNN = ModelSpec("cnn", conv=(ConvBlock(16, 3, 2),), dense=(64,))
@@ -37,7 +38,7 @@ def fit(spec: ModelSpec, x: np.ndarray, y: np.ndarray, epochs: int = 2) -> Keras
 def add_finished_run(store, model, spec: ModelSpec, models_dir: Path, val_acc: float = 0.8, name: str = "tiny"):
     """A finished run in `store` whose saved model is `model`, as the runner would leave it."""
     run_id = store.create_run(RunConfig(spec, preset="custom", name=name))
-    store.claim(run_id, os.getpid())
+    start_by_hand(store, run_id, os.getpid())
     path = models_dir / f"run-{run_id}{artifacts.suffix_for(spec.kind)}"
     digest = artifacts.save(model, spec.kind, path)
     store.finish(run_id, {"train_acc": val_acc, "val_acc": val_acc, "test_acc": None, "params": 0, "epochs": 1,

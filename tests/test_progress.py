@@ -7,6 +7,7 @@ import pytest
 
 from fmnist import layer_table, presets, progress
 from fmnist.config import ConvBlock
+from tests.playing import start_by_hand
 
 NOW = 1_000_000.0
 
@@ -18,7 +19,7 @@ def epoch(n, seconds, val=0.5):
 def ended_run(store, config, seconds, status="finished"):
     """A run that went through the worker's states, with one epoch row per entry of `seconds`."""
     run_id = store.create_run(config)
-    store.claim(run_id, pid=1, proc_start=None)
+    start_by_hand(store, run_id, pid=1, proc_start=None)
     for n, s in enumerate(seconds, 1):
         store.add_epoch(run_id, n, epoch(n, s))
     if status == "finished":

@@ -20,6 +20,7 @@ from fmnist.executors import for_settings
 from fmnist.executors.local import handle_of
 from fmnist.store import Store
 from tests import waiting
+from tests.playing import start_by_hand
 
 
 def wait_for(predicate, timeout=300.0, every=0.2):
@@ -154,7 +155,7 @@ def test_a_restart_fails_a_run_whose_work_is_gone(lab, backend):
         handle = handle_of(gone.pid)
         gone.wait()
     run_id = store.create_run(presets.config_for("mlp1", **TINY))
-    store.claim(run_id, None, None, executor=backend[0], handle=handle)
+    start_by_hand(store, run_id, None, None, executor=backend[0], handle=handle)
     restarted = supervisor.Supervisor(Store.open(s), s, for_settings(s))
     assert restarted.step() is True
     run = restarted.store.get(run_id)

@@ -34,8 +34,9 @@ def test_full_life_of_a_run(store, run_factory):
     assert run.run_config() == presets.config_for("mlp1", epochs=2, subset=300, user="ana")
     assert run.started_at is None and run.epochs is None
 
-    assert store.claim(run.id, pid=4242, proc_start=123.5) is True
-    assert store.claim(run.id, pid=1, proc_start=None) is False  # only a queued run can be claimed
+    assert store.claim_next(slots=1, executor="local") == [run.id]
+    assert store.claim_next(slots=1, executor="local") == []  # its slot is taken, and it is no longer queued
+    store.mark_running(run.id, pid=4242, proc_start=123.5)  # the worker confirms
     running = store.get(run.id)
     assert (running.status, running.pid, running.proc_start) == ("running", 4242, 123.5)
     assert running.started_at is not None and running.heartbeat is not None

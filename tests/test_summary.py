@@ -12,12 +12,13 @@ import pytest
 from fmnist import presets, schema, summary
 from fmnist.artifacts import ArtifactError
 from fmnist.store import StoreError
+from tests.playing import start_by_hand
 
 
 def finish(store, run, **result):
     """Take a queued or running run to finished with the given results."""
     if store.get(run.id).status == "queued":
-        store.claim(run.id, pid=1)
+        start_by_hand(store, run.id, pid=1)
     store.finish(run.id, {"params": 1000, "epochs": 3, "seconds": 9.5, **result})
     return store.get(run.id)
 

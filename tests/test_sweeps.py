@@ -9,6 +9,7 @@ import pytest
 
 from fmnist import presets, settings as settings_mod, supervisor, sweep_results, sweep_spec, sweep_store, sweeps
 from fmnist.store import Store
+from tests.playing import start_by_hand
 
 TINY = dict(subset=500, epochs=1, batch_size=64)
 
@@ -26,7 +27,7 @@ def lab(workspace, monkeypatch):
 
 def simulate(store, run_id, vals, final=None):
     """Play a worker: claim the queued run, write its epochs' validation accuracy, finish it."""
-    assert store.claim(run_id, executor="local", handle="simulated")
+    assert start_by_hand(store, run_id, executor="local", handle="simulated")
     for epoch, val in enumerate(vals, 1):
         store.add_epoch(run_id, epoch, {"val_accuracy": val, "accuracy": val})
     if final is not False:

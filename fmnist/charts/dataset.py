@@ -39,14 +39,12 @@ def embedding(
     labels: np.ndarray,
     class_names: list[str],
     title: str,
-    hover_images: list[str] | None = None,
 ) -> go.Figure:
     """2-D scatter of an embedding with one trace per class.
 
-    ``customdata`` of each point is ``[index]`` (or ``[index, data_uri]`` when
-    ``hover_images`` is given), so a click handler can look the image up.
-    Plotly cannot render images inside hover labels, so the hover text shows
-    the sample index and class only.
+    ``customdata`` of each point is ``[index]``, so a click handler can look the
+    image up (Plotly cannot render images inside hover labels: the hover text
+    shows the sample index and class only).
     """
     points = np.asarray(points, dtype=float).reshape(-1, 2) if np.size(points) else np.empty((0, 2))
     labels = np.asarray(labels).astype(int).reshape(-1)
@@ -55,8 +53,6 @@ def embedding(
         return _empty(title, "No points to show")
     if len(labels) != len(points):
         raise ValueError("points and labels must have the same length")
-    if hover_images is not None and len(hover_images) != len(points):
-        raise ValueError("hover_images must have one entry per point")
 
     index = np.arange(len(points))
     big = len(points) > 5000
@@ -65,12 +61,7 @@ def embedding(
     fig = go.Figure()
     for c, name in enumerate(class_names):
         mask = labels == c
-        if hover_images is None:
-            custom = index[mask].reshape(-1, 1)
-        else:
-            custom = np.column_stack(
-                [index[mask].astype(object), np.asarray(hover_images, dtype=object)[mask]]
-            )
+        custom = index[mask].reshape(-1, 1)
         fig.add_trace(
             scatter_cls(
                 x=points[mask, 0],

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist import presets, supervisor, sweep_spec, sweep_store, sweeps
+from tests.playing import start_by_hand
 
 VIEWS = Path(__file__).resolve().parents[2] / "views"
 
@@ -25,7 +26,7 @@ def quiet(store, workspace):
 
 
 def play(store, run_id, vals):
-    store.claim(run_id, executor="local", handle="simulated")
+    start_by_hand(store, run_id, executor="local", handle="simulated")
     for epoch, val in enumerate(vals, 1):
         store.add_epoch(run_id, epoch, {"val_accuracy": val})
     store.finish(run_id, {"val_acc": vals[-1], "train_acc": vals[-1] + 0.02, "epochs": len(vals)})

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist import presets, supervisor
 from fmnist.executors.local import handle_of
 from fmnist.store import Store
+from tests.playing import start_by_hand
 from tests.views.conftest import texts
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "train.py")
@@ -175,7 +176,7 @@ def test_a_dead_worker_is_reaped_and_explained(workspace, no_workers):
     gone.wait()
     store = Store(workspace.db_path)
     run_id = store.create_run(presets.config_for("mlp1", user="ana"))
-    store.claim(run_id, gone.pid, None, executor="local", handle=handle_of(gone.pid))  # its process has exited
+    start_by_hand(store, run_id, gone.pid, None, executor="local", handle=handle_of(gone.pid))  # its process has exited
     at = page(run=run_id)  # the page's store starts the server's supervisor, which reaps it within a tick
     deadline = time.time() + 30
     while store.get(run_id).status == "running" and time.time() < deadline:
