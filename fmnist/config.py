@@ -61,6 +61,10 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One training run, everything that decides its result. The defaults are the notebook's: at most 100
+    epochs, Keras's batch of 32, Adam at Keras's 0.001, and its EarlyStopping (val_accuracy, patience 10,
+    min_delta 0.001) when turned on; presets override them as the notebook's cells did (batch 512, ES)."""
+
     model: ModelSpec
     preset: str = "custom"
     name: str = ""
