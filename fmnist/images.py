@@ -177,6 +177,8 @@ def _to_gray(img: Image.Image) -> np.ndarray:
     if factor > 1:
         gray = gray.reduce(factor)
         alpha = alpha.reduce(factor) if alpha is not None else None
+    if alpha is None and gray.mode == "L":
+        return np.array(gray)  # already 8-bit: no round trip through floats
     g = np.asarray(gray, dtype=np.float64)
     if alpha is not None:
         a = np.asarray(alpha, dtype=np.float64) / 255

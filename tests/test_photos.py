@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from fmnist import images, photos, segment
 from fmnist.config import ConvBlock, ModelSpec
@@ -18,13 +19,14 @@ PHOTO_CNN = ModelSpec("cnn", conv=(ConvBlock(32, 3, 2), ConvBlock(32, 3, 2)), de
 N = 40
 # Floors: the goal is every condition within 4 points of the originals; these leave room for
 # the sampling noise of 40 images (one standard error is about 6 points). Measured with this model
-# (originals 75.0 %): uneven_light 75.0 % (distance 4.5) and phone 72.5 % (30.1) since the backdrop's
-# side is judged by how far the picture reaches below and above it, a frame's sides are cleared
-# before grouping, and uneven light raises the hysteresis floor. Shadow still misses the goal
-# (62.5 %, distance 35: the soft shadow is cut out with the item); its floor only keeps it from getting worse.
-KNOWN_MISSES = ("shadow",)
-MAX_DROP = {"default": 0.10, "uneven_light": 0.06, "shadow": 0.22, "phone": 0.09}
-MAX_DISTANCE = {"default": 17.0, "uneven_light": 11.0, "shadow": 42.0, "phone": 36.0}
+# (originals 75.0 %): uneven_light 75.0 % (distance 4.5) since the backdrop's side is judged by how far
+# the picture reaches below and above it, a frame's sides are cleared before grouping, and uneven light
+# raises the hysteresis floor; shadow 80.0 % (distance 16.5, was 62.5 % and 35) and phone 70.0 % (16.5,
+# was 72.5 % and 30) since a watershed on the ink's gradient cuts the slowly fading shadow off at the
+# item's sharp edge. Still outside the goal: product_smooth 67.5 % (-7.5, distance 14.2: the bicubic
+# enlargement's blur) and woven 70.0 % (-5, 11.4); phone's -5 is one image.
+MAX_DROP = {"default": 0.10, "uneven_light": 0.06, "shadow": 0.06}
+MAX_DISTANCE = {"default": 17.0, "uneven_light": 11.0, "shadow": 22.0, "phone": 22.0}
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +68,7 @@ def test_every_condition_keeps_the_models_accuracy(table):
     drops = {name: base - r.accuracy for name, r in rows.items()}
     too_low = {n: round(d, 3) for n, d in drops.items() if d > MAX_DROP.get(n, MAX_DROP["default"])}
     assert not too_low, f"accuracy on originals {base:.3f}; conditions that lost too much: {too_low}"
-    assert np.mean([d for n, d in drops.items() if n not in KNOWN_MISSES]) < 0.04
+    assert np.mean(list(drops.values())) < 0.04
 
 
 def test_recovered_images_are_close_to_the_originals(table):
@@ -150,6 +152,20 @@ def test_a_busy_backdrop_is_said():
     top, bottom = np.nonzero(steps.mask.any(1))[0][[0, -1]].tolist()
     left, right = np.nonzero(steps.mask.any(0))[0][[0, -1]].tolist()
     assert abs(top - 80) <= 6 and abs(bottom - 240) <= 6 and abs(left - 110) <= 8 and abs(right - 290) <= 8
+
+
+def test_a_soft_shadow_is_left_out():
+    """A shadow cast down-right, 30% dark and blurred: the cut-out is the shirt's box, not the shadow's."""
+    a = shirt_on_white().astype(float)
+    shirt = a < 128
+    moved = np.zeros_like(shirt)
+    moved[12:, 12:] = shirt[:-12, :-12]
+    shadow = ndimage.gaussian_filter(moved.astype(float), 10)
+    rng = np.random.default_rng(0)
+    a = np.where(shirt, a, a * (1 - 0.3 * shadow)) + rng.normal(0, 3, a.shape)
+    steps = upload(np.clip(a, 0, 255).astype(np.uint8))
+    assert abs(steps.cropped.shape[0] - 161) <= 5 and abs(steps.cropped.shape[1] - 181) <= 5  # was 197x203
+    assert not steps.mask[250, 200]  # 10 px below the shirt's hem: the shadow's darkest part
 
 
 def test_uneven_light_is_divided_out():
