@@ -1,5 +1,5 @@
 """Find the item in a grayscale picture: remove the backdrop (uneven light included), threshold,
-clean the mask, keep the main object, and say what had to be guessed.
+clean the mask, keep the main object, cut off a soft shadow, and say what had to be guessed.
 
 The ink image is the item light on black, as Fashion-MNIST stores it. A light backdrop is
 divided out (ink = 1 - picture / backdrop), so light falling off across a photo cancels; a
