@@ -66,7 +66,7 @@ def segment(gray: np.ndarray, fill_outlines: bool = False) -> Segmentation:
     notes: list[str] = []
     if np.percentile(gray, 99) < DARK_LEVEL:
         notes.append(DARK)
-    smooth = ndimage.gaussian_filter(ink, 1.0) if min(ink.shape) >= 8 else ink
+    smooth = ndimage.gaussian_filter(ink.astype(np.float32), 1.0) if min(ink.shape) >= 8 else ink
     mask, specks, faint, high = _threshold(ink, smooth, backdrop_noise, uneven)
     if backdrop_noise > BUSY_NOISE or specks > BUSY_SPECKS:
         notes.append(BUSY)
