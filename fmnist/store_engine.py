@@ -69,10 +69,17 @@ def _check_sqlite_path(path: Path, create: bool) -> None:
                          "or set FMNIST_HOME to a folder you can write to.")
 
 
+def with_driver(url: str) -> str:
+    """A plain postgresql:// URL names psycopg 3, not SQLAlchemy's default psycopg2 (the run store and the
+    sweeps' Optuna storage both connect through this)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]  # psycopg 3, not the default psycopg2
+        url = with_driver(url)
         try:
             return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
         except (ImportError, SQLAlchemyError) as exc:

@@ -14,6 +14,7 @@ from fmnist import jobs, sweep_store
 from fmnist.config import ConfigError, RunConfig
 from fmnist.settings import Settings
 from fmnist.store import QueueFull, Store, StoreError
+from fmnist.store_engine import with_driver
 from fmnist.sweep_spec import PARAMS, apply, short
 from fmnist.sweep_store import Sweep
 
@@ -35,9 +36,7 @@ def storage_url(settings: Settings) -> str:
     url = settings.database_url
     if not url:
         return f"sqlite:///{settings.home / 'optuna.db'}"
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]  # psycopg 3, as the run store uses
-    return url
+    return with_driver(url)
 
 
 def storage(settings: Settings):

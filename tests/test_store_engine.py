@@ -126,3 +126,9 @@ def test_integrity_ok_and_wal_mode(store, run_factory):
         assert json.loads(plain.execute("SELECT config FROM runs").fetchone()[0])["preset"] == "mlp1"
     finally:
         plain.close()
+
+
+def test_a_plain_postgresql_url_is_given_psycopg_3_and_other_urls_are_kept():
+    assert store_engine.with_driver("postgresql://ana:pw@db:5432/fmnist") == "postgresql+psycopg://ana:pw@db:5432/fmnist"
+    for kept in ("postgresql+psycopg://db/fmnist", "sqlite:////tmp/runs.db"):
+        assert store_engine.with_driver(kept) == kept
