@@ -30,6 +30,9 @@ class Settings:
     # Threads a worker gives TensorFlow's ops and scikit-learn, so that `slots` runs fill the
     # machine without oversubscribing it.
     threads_per_run: int = 2
+    # A local worker's niceness: on a class server the pages (nice 0) get the cores first and training takes
+    # what is left, so forty students' refreshes do not queue behind two fits (0 = same priority).
+    worker_nice: int = 10
     queue_cap: int = 20
     active_per_user: int = 5
     # A worker beats at least every 10 s; six missed beats means it is hung.
@@ -96,6 +99,7 @@ def load() -> Settings:
         data_dir=Path(data).expanduser() if data else None,
         slots=max(1, _int("FMNIST_SLOTS", max(1, cpus // threads))),
         threads_per_run=threads,
+        worker_nice=min(19, max(0, _int("FMNIST_WORKER_NICE", 10))),
         executor=_choice("FMNIST_EXECUTOR", "local", ("local", "ray")),
         ray_address=os.environ.get("FMNIST_RAY_ADDRESS", "").strip() or None,
         database_url=_url("FMNIST_DATABASE_URL"),

@@ -18,6 +18,12 @@ def gpu_summary() -> str:
     return "none (training runs on the CPU)"
 
 
+def lower_priority(nice: int) -> None:
+    """Make this process at least `nice` nice (it never raises its own priority, which needs root)."""
+    import os
+    os.nice(max(0, nice - os.nice(0)))
+
+
 def limit_threads(threads: int) -> None:
     """Give this process's training `threads` cores: TensorFlow's op pools and scikit-learn's joblib workers.
 

@@ -10,9 +10,10 @@ import psutil
 
 def main(run_id: int) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from fmnist import runner, settings as settings_mod
+    from fmnist import runner, settings as settings_mod, system
     from fmnist.store import RunGone, Store
     settings = settings_mod.load()
+    system.lower_priority(settings.worker_nice)  # the app server's pages first, training after
     store = Store.open(settings, create=False)
     proc_start = psutil.Process(os.getpid()).create_time()
     try:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from fmnist import jobs, presets, settings as settings_mod, supervisor
@@ -96,10 +97,13 @@ def test_a_run_finishes_with_its_epochs_model_and_log(lab, backend):
     assert "ended: finished" in sup.executor.log(run.handle, run_id)
 
 
-def test_stop_a_running_run_keeps_its_epochs(lab):
+def test_stop_a_running_run_keeps_its_epochs(lab, backend):
     store, s, sup = lab()
     run_id = jobs.submit(presets.config_for("mlp1", **LONG), store, s)
     wait_for(lambda: len(store.epochs(run_id)) >= 1)
+    if backend[0] == "local":  # the pages come first: a local worker trains at FMNIST_WORKER_NICE
+        assert s.worker_nice == 10
+        assert psutil.Process(store.get(run_id).pid).nice() == max(10, psutil.Process().nice())
     asked = time.time()
     assert jobs.stop(run_id, store, s) == "running"
     wait_for(lambda: store.get(run_id).status != "running", timeout=60)
