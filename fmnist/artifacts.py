@@ -40,11 +40,19 @@ class ForestModel:
 
 
 class KerasModel:
-    def __init__(self, model):
-        self.model = model
+    """A Keras model's probabilities; with `flip_average`, the mean of the picture's and its mirror's
+    (test-time augmentation for a net trained with left-right flips: twice the work a prediction)."""
+
+    def __init__(self, model, flip_average: bool = False):
+        self.model, self.flip_average = model, flip_average
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.uint8)
+        if not self.flip_average:
+            return self._probabilities(x)
+        return (self._probabilities(x) + self._probabilities(x[:, :, ::-1])) / 2
+
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
         if len(x) <= 64:  # calling the model directly skips predict()'s per-call dataset set-up
             return np.asarray(self.model(x, training=False))
         return self.model.predict(x, batch_size=1024, verbose=0)
@@ -108,7 +116,7 @@ def fetch(store, run, models_dir: Path) -> str | None:
     return str(local)
 
 
-def load(path: str | None, expected_sha: str | None, kind: str):
+def load(path: str | None, expected_sha: str | None, kind: str, flip_average: bool = False):
     """Load a model after checking it exists and matches the SHA-256 recorded in the store."""
     file = verify(path, expected_sha)
     if kind == "majority":
@@ -117,4 +125,4 @@ def load(path: str | None, expected_sha: str | None, kind: str):
         import joblib
         return ForestModel(joblib.load(file))  # safe: our own file, its hash checked above
     import keras
-    return KerasModel(keras.models.load_model(file, compile=False))
+    return KerasModel(keras.models.load_model(file, compile=False), flip_average)

@@ -79,6 +79,8 @@ def _hyper_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-smoothing", type=float, metavar="X", help="soften the one-hot targets, 0 to 0.5")
     p.add_argument("--full-train", action=argparse.BooleanOptionalAction, default=None,
                    help="refit on all 60,000 training images before the test evaluation")
+    p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                   help="predictions average each picture and its left-right mirror (test-time augmentation)")
     p.add_argument("--pace", type=float, dest="pace_s", metavar="SECONDS",
                    help="a demo's watchable pace: each epoch lasts at least this long, 0 to 60 (default 0, full speed)")
     p.add_argument("--weights", help="ResNet50: 'imagenet', 'none', or a local weights file")

@@ -33,7 +33,8 @@ def list_presets(args) -> int:
 
 
 HYPER = ("name", "user", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "subset", "early_stopping",
-         "patience", "min_delta", "restore_best", "label_smoothing", "full_train", "pace_s")
+         "patience", "min_delta", "restore_best", "label_smoothing", "full_train", "flip_average",
+         "pace_s")
 
 
 def config_from_args(args):

@@ -80,6 +80,7 @@ class RunConfig:
     seed: int = NOTEBOOK_SEED
     subset: int | None = None  # stratified subset of the 42,000 training images
     augment: bool = False  # small shifts, horizontal flips, random erasing
+    flip_average: bool = False  # predictions average the picture and its mirror (test-time augmentation)
     label_smoothing: float = 0.0
     lr_schedule: str = "constant"
     full_train: bool = False  # refit on all 60,000 training images before the test evaluation

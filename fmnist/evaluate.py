@@ -30,7 +30,8 @@ def evaluate(store: Store, settings: Settings, run_id: int, split: Split | None 
         raise EvaluationError(f"Run {run_id} does not exist (it may have been deleted). Choose another run.")
     report = store.evaluation(run_id)
     if report is None or report.get("model_sha256") != run.model_sha256:
-        model = artifacts.load(artifacts.fetch(store, run, settings.models_dir), run.model_sha256, run.kind)
+        model = artifacts.load(artifacts.fetch(store, run, settings.models_dir), run.model_sha256, run.kind,
+                               run.run_config().flip_average)
         split = split or load_split(settings)
         report = build_report(model.predict_proba(split.x_test), split.y_test, run.val_acc)
         report["model_sha256"] = run.model_sha256

@@ -79,12 +79,12 @@ def load_model(store: Store, run_id: int, models_dir: Path):
     except OSError:
         stamp = None  # artifacts.load explains the missing file
     # The file's stamp is part of the key: a file changed after loading is hashed (and refused) again.
-    return _cached_model(path, run.model_sha256, run.kind, stamp)
+    return _cached_model(path, run.model_sha256, run.kind, run.run_config().flip_average, stamp)
 
 
 @functools.lru_cache(maxsize=4)  # a few models in memory: a class usually compares two or three
-def _cached_model(path: str, sha: str, kind: str, stamp):
-    return artifacts.load(path, sha, kind)
+def _cached_model(path: str, sha: str, kind: str, flip_average: bool, stamp):
+    return artifacts.load(path, sha, kind, flip_average)
 
 
 # ---------------------------------------------------------------- prediction

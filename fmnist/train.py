@@ -138,8 +138,8 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
         last = history.history
         return Result(_last(last, "accuracy", own), _last(last, "val_accuracy", own), None,
                       model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason,
-                      model=KerasModel(model) if own else None)  # kept, so a stopped run can be continued
-    wrapped = KerasModel(model)
+                      model=KerasModel(model, config.flip_average) if own else None)  # kept, so a stopped run can be continued
+    wrapped = KerasModel(model, config.flip_average)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
     if config.full_train:
         wrapped, reason = _refit_full(config, split, best or epochs_run, hooks)
@@ -177,7 +177,7 @@ def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> t
     _compile(model, config.with_(epochs=epochs), math.ceil(len(x) / config.batch_size))
     watch = make_stop_watch(hooks)
     model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=[watch])
-    return (None, watch.reason) if watch.reason else (KerasModel(model), None)
+    return (None, watch.reason) if watch.reason else (KerasModel(model, config.flip_average), None)
 
 
 def make_stop_watch(hooks: Hooks):

@@ -74,6 +74,19 @@ def test_keras_wrapper_small_and_large_batches_agree(models, split):
     np.testing.assert_allclose(model.predict_proba(x)[:50], model.predict_proba(x[:50]), atol=1e-6)
 
 
+def test_flip_averaged_predictions_are_the_mean_of_both_and_blind_to_a_mirror(tmp_path, models, split):
+    plain = models["mlp"]
+    path = tmp_path / "run-1.keras"
+    flipped = artifacts.load(str(path), artifacts.save(plain, "mlp", path), "mlp", flip_average=True)
+    x = split.x_val[:100]  # over 64: through predict(); the first 10 straight through the model
+    for batch in (x, x[:10]):
+        mirror = batch[:, :, ::-1]
+        both = flipped.predict_proba(batch)
+        np.testing.assert_allclose(both, (plain.predict_proba(batch) + plain.predict_proba(mirror)) / 2, atol=1e-6)
+        np.testing.assert_allclose(flipped.predict_proba(mirror), both, atol=1e-6)
+        assert not np.allclose(plain.predict_proba(mirror), plain.predict_proba(batch), atol=1e-3)
+
+
 @pytest.mark.parametrize("kind,loader", [("forest", "joblib.load"), ("mlp", "keras.models.load_model"),
                                          ("majority", None)])
 def test_tampered_file_is_refused_and_not_loaded(tmp_path, models, monkeypatch, kind, loader):

@@ -163,3 +163,17 @@ def test_headline_figures_beside_validation():
     assert [r[0] for r in rest] == ["Test error", "Validation accuracy", "Validation error"]
     report["val_accuracy"] = report["val_error"] = None  # a run without a validation figure
     assert evaluate.headline(report)[0][2] is None and evaluate.headline(report)[2][1] == "–"
+
+
+def test_a_flip_averaged_run_is_evaluated_as_it_was_trained(store, workspace, split):
+    config = presets.config_for("cnn1", subset=300, epochs=1, flip_average=True)
+    result = fit(config, split)
+    run_id = store.create_run(config, status="running")
+    path = workspace.models_dir / f"run-{run_id}.keras"
+    store.finish(run_id, {**result.fields(), "model_path": str(path),
+                          "model_sha256": artifacts.save(result.model, "cnn", path)})
+    report = evaluate.evaluate(store, workspace, run_id, split=split)
+    net = result.model.model
+    both = (net.predict(split.x_test, verbose=0) + net.predict(split.x_test[:, :, ::-1], verbose=0)) / 2
+    assert report["misclassified"]["index"] == np.where(both.argmax(1) != split.y_test)[0].tolist()
+    assert report["test_accuracy"] == pytest.approx(result.test_acc)
