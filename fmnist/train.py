@@ -134,11 +134,11 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     own = max(epochs_run - offset, 0)  # this run's own epochs, the entries of its history
     best = offset + int(np.argmax(val_hist[:own])) + 1 if own else None
     stopped_early = config.early_stopping and own < config.epochs and not reporter.stop_reason
-    if reporter.stop_reason:
+    if reporter.stop_reason:  # its model is kept, so that a stopped run can be continued
         last = history.history
         return Result(_last(last, "accuracy", own), _last(last, "val_accuracy", own), None,
                       model.count_params(), epochs_run, 0.0, best, False, reporter.stop_reason,
-                      model=KerasModel(model, config.flip_average) if own else None)  # kept, so a stopped run can be continued
+                      model=KerasModel(model, config.flip_average) if own else None)
     wrapped = KerasModel(model, config.flip_average)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
     if config.full_train:
