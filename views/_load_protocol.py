@@ -55,6 +55,8 @@ class Connection:
 
     async def navigate(self, title: str) -> None:
         """A click on the sidebar's link: the browser drops the page's timers, its widgets and its query string."""
+        if title not in self.wire.pages:  # the server never sent its navigation: the last page never loaded
+            raise Stalled(f"no sidebar link {title!r} yet: the page before it never finished loading")
         self._stop_timers()
         self.wire.query_string = ""
         self.path = title.lower()

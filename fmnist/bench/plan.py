@@ -24,7 +24,8 @@ class Plan:
     page_reps: int             # fresh processes per page render
     store_runs: int            # finished runs in the results-page store
     latency_epochs: int        # epochs written for the live-chart latency
-    overhead_presets: tuple[str, ...] = ("mlp1", "mlp3")
+    overhead_presets: tuple[str, ...] = ("mlp1", "mlp3", "lab_best")
+    long_n: int = 21_000       # training images of the overhead's long epochs (lab_best: about 10 s each)
     load_sessions: int = 40    # browser sessions of the class (issue 10: forty students)
     load_seconds: float = 300  # how long they watch and click
     slots_n: int = 3_000       # training images of each of the two runs timed at once and one after another
