@@ -30,8 +30,8 @@ class Settings:
     # Threads a worker gives TensorFlow's ops and scikit-learn, so that `slots` runs fill the
     # machine without oversubscribing it.
     threads_per_run: int = 2
-    # A local worker's niceness: on a class server the pages (nice 0) get the cores first and training takes
-    # what is left, so forty students' refreshes do not queue behind two fits (0 = same priority).
+    # A worker's niceness (local or a Ray job's): on a class server the pages (nice 0) get the cores first
+    # and training takes what is left, so forty students' refreshes do not queue behind two fits.
     worker_nice: int = 10
     queue_cap: int = 20
     active_per_user: int = 5

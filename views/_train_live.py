@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fmnist import jobs, labels, progress
+from fmnist.latest import Latest
 from fmnist.store import Run, Store, StoreError
 from views._common import lab_settings, store
 from views._continue import run_actions
@@ -28,16 +29,17 @@ def show_run(run: Run, run_store: Store, active: list[Run]) -> None:
     done = progress.progress(run, rows, guess and guess.seconds, position=progress.queue_position(run, active),
                              rough=bool(guess and guess.rough))
     st.progress(done.fraction, text=done.text())
-    st.plotly_chart(_curves(run.id, run.status, run.name, run.best_epoch, len(rows),
-                            rows[-1].get("ended_at") if rows else None, _run=run, _rows=rows), key="curves")
+    version = (run.status, run.name, run.best_epoch, len(rows), rows[-1].get("ended_at") if rows else None)
+    st.plotly_chart(_figures().get(run.id, version, lambda: progress.curves(run, rows)), key="curves")
     run_actions(run)  # its whole history if it continues another; continue it; repeat it with other seeds
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _curves(run_id, status, name, best_epoch, n_epochs, last_end, _run: Run, _rows: list[dict]):
-    """One figure for every session watching a run at the same epoch: forty viewers cost one build (about 40 ms),
-    not forty. Shared read-only: st.plotly_chart serialises it without changing it."""
-    return progress.curves(_run, _rows)
+@st.cache_resource(show_spinner=False)
+def _figures() -> Latest:
+    """Each run's newest curves, one for every session watching it: forty viewers cost one build (about 54 ms),
+    not forty, and none waits for it (fmnist.latest). Shared read-only: st.plotly_chart serialises a figure
+    without changing it."""
+    return Latest(size=64)
 
 
 def stop(run_id: int) -> None:
