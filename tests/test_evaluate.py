@@ -166,12 +166,12 @@ def test_headline_figures_beside_validation():
 
 
 def test_a_flip_averaged_run_is_evaluated_as_it_was_trained(store, workspace, split):
-    config = presets.config_for("cnn1", subset=300, epochs=1, flip_average=True)
+    config = presets.config_for("mlp1", subset=300, epochs=1, flip_average=True)
     result = fit(config, split)
     run_id = store.create_run(config, status="running")
     path = workspace.models_dir / f"run-{run_id}.keras"
     store.finish(run_id, {**result.fields(), "model_path": str(path),
-                          "model_sha256": artifacts.save(result.model, "cnn", path)})
+                          "model_sha256": artifacts.save(result.model, "mlp", path)})
     report = evaluate.evaluate(store, workspace, run_id, split=split)
     net = result.model.model
     both = (net.predict(split.x_test, verbose=0) + net.predict(split.x_test[:, :, ::-1], verbose=0)) / 2
