@@ -78,7 +78,7 @@ FIELDS = (
     Field("label_smoothing", "Label smoothing", "float", "0 to 0.5; 0.1 softens the one-hot targets a little.",
           kinds=KERAS_KINDS, example="0.1"),
     Field("augment", "Augmentation", "bool", "Small shifts, left-right flips and random erasing.", kinds=("cnn",)),
-    Field("flip_average", "Average with the mirror", "bool", "Each prediction (validation, test, a sketch) "
+    Field("flip_average", "Mirror averaging", "bool", "Each prediction (validation, test, a sketch) "
           "averages the picture and its left-right mirror: for a net trained with flips.", kinds=("cnn",)),
     Field("subset", "Training images", "optional_int", "Train on a stratified subset (100 to 42,000) for a quick "
           "run; empty = all 42,000.", kinds=KINDS, example="5000"),
