@@ -199,6 +199,8 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
     _in_range(errs, "pace_s", c.pace_s, 0.0, MAX_PACE_S, float)
     if c.initial_model and not c.is_keras:
         errs["initial_model"] = "only a Keras network can continue from a saved model"
+    if c.flip_average and not c.is_keras:
+        errs["flip_average"] = "mirror averaging is for a neural network; turn it off for a baseline"
     if len(c.name) > 80:
         errs["name"] = "at most 80 characters"
     if len(c.user) > 40:

@@ -128,6 +128,12 @@ def test_resnet_and_forest_ranges():
         "model.n_estimators": "must be a whole number from 1 to 1000 (got 0)"}
 
 
+def test_mirror_averaging_is_refused_for_a_baseline_and_allowed_for_a_network():
+    assert errors_of(presets.config_for("forest", flip_average=True)) == {
+        "flip_average": "mirror averaging is for a neural network; turn it off for a baseline"}
+    assert presets.config_for("mlp1", flip_average=True).errors() == {}
+
+
 def test_errors_dict_collects_every_field_at_once():
     config = RunConfig(ModelSpec("mlp", dense=(5000,) * 9, dropout=(0.1,)), epochs=0, batch_size=9000,
                        learning_rate=2, optimizer="bad", name="x" * 81, user="u" * 41)
