@@ -395,3 +395,42 @@ def test_all_figures_serialise_and_use_readable_font(epochs_df):
         assert fig.layout.font.size >= 14
         assert fig.layout.title.text
         fig.to_json()  # serialisable (validates all properties)
+
+
+# --------------------------------------------------------------------------
+# frozen figures (shared by many sessions)
+# --------------------------------------------------------------------------
+def _as_streamlit_sends(fig) -> str:
+    """The spec st.plotly_chart puts on the wire (streamlit/elements/plotly_chart.py)."""
+    import plotly.io as pio
+    import plotly.tools
+
+    return pio.to_json(plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True), validate=False)
+
+
+def test_frozen_figure_sends_what_the_figure_would(epochs_df):
+    from fmnist.charts.frozen import freeze
+
+    for build in (lambda: charts.training_curves(epochs_df, best_epoch=2, stopped_epoch=4, title="run-1"),
+                  lambda: charts.image_grid(np.arange(4 * 784).reshape(4, 28, 28) % 256, list("abcd"), cols=2)):
+        plain, frozen = build(), freeze(build())
+        assert type(plain) is go.Figure and isinstance(frozen, go.Figure)
+        assert _as_streamlit_sends(frozen) == _as_streamlit_sends(plain)
+        assert freeze(frozen) is frozen
+        # still a whole figure to read from (a click on a map point reads its traces)
+        assert [t.type for t in frozen.data] == [t.type for t in plain.data]
+
+
+def test_frozen_figure_is_sent_by_many_threads_at_once(epochs_df):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fmnist.charts.frozen import freeze
+
+    fig = charts.training_curves(epochs_df, best_epoch=2)
+    fig.data[0].uid = "a-trace-id"  # plotly.io.to_json pops each trace's uid from what to_dict returns
+    expected = _as_streamlit_sends(fig)
+    frozen = freeze(fig)
+    with ThreadPoolExecutor(8) as pool:
+        specs = set(pool.map(lambda _: _as_streamlit_sends(frozen), range(400)))
+    assert specs == {expected}
+    assert frozen.to_dict()["data"][0]["uid"] == "a-trace-id"

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fmnist import jobs, labels, progress
+from fmnist.charts.frozen import freeze
 from fmnist.latest import Latest
 from fmnist.store import Run, Store, StoreError
 from views._common import lab_settings, store
@@ -30,15 +31,14 @@ def show_run(run: Run, run_store: Store, active: list[Run]) -> None:
                              rough=bool(guess and guess.rough))
     st.progress(done.fraction, text=done.text())
     version = (run.status, run.name, run.best_epoch, len(rows), rows[-1].get("ended_at") if rows else None)
-    st.plotly_chart(_figures().get(run.id, version, lambda: progress.curves(run, rows)), key="curves")
+    st.plotly_chart(_figures().get(run.id, version, lambda: freeze(progress.curves(run, rows))), key="curves")
     run_actions(run)  # its whole history if it continues another; continue it; repeat it with other seeds
 
 
 @st.cache_resource(show_spinner=False)
 def _figures() -> Latest:
-    """Each run's newest curves, one for every session watching it: forty viewers cost one build (about 54 ms),
-    not forty, and none waits for it (fmnist.latest). Shared read-only: st.plotly_chart serialises a figure
-    without changing it."""
+    """Each run's newest curves, one for every session watching it: forty viewers cost one build and one
+    conversion for sending (fmnist.charts.frozen), not forty, and none waits for it (fmnist.latest)."""
     return Latest(size=64)
 
 

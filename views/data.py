@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist import charts, data, data_figures, explore
+from fmnist.charts.frozen import freeze
 from fmnist.data import CLASS_NAMES, DatasetError
 from views._common import dataset, lab_settings
 
@@ -17,10 +18,10 @@ def _arrays(home: str, source: str) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(builder: str, home: str, source: str, *args):
-    """data_figures.<builder>(x, y, *args) of the source's images, once per server. One shared object, read
-    only (st.plotly_chart serialises a figure without changing it): st.cache_data would unpickle a copy for
-    every page open, 67 ms for the 5x5 grid."""
-    return getattr(data_figures, builder)(*_arrays(home, source), *args)
+    """data_figures.<builder>(x, y, *args) of the source's images, once per server, converted for sending
+    once (fmnist.charts.frozen). One shared object, read only: st.cache_data would unpickle a copy for every
+    page open, 67 ms for the 5x5 grid."""
+    return freeze(getattr(data_figures, builder)(*_arrays(home, source), *args))
 
 
 @st.cache_resource(show_spinner=False)
