@@ -67,3 +67,56 @@ def test_least_recently_used_keys_go_first():
     cache.get("c", 1, lambda: "c1")       # b goes
     assert cache.get("a", 1, lambda: "rebuilt") == "a1"
     assert cache.get("b", 1, lambda: "b rebuilt") == "b rebuilt"
+
+
+def test_callers_with_nothing_to_show_wait_for_the_first_build_instead_of_building_again():
+    cache, builds = Latest(), []
+    started, release = threading.Event(), threading.Event()
+
+    def first_build():
+        builds.append("first")
+        started.set()
+        release.wait(10)
+        return "epoch 0"
+
+    builder = threading.Thread(target=lambda: cache.get("new run", 0, first_build))
+    builder.start()
+    assert started.wait(10)
+    answers = []
+    readers = [threading.Thread(target=lambda: answers.append(cache.get("new run", 0, lambda: builds.append("again"))))
+               for _ in range(20)]
+    for t in readers:
+        t.start()
+    time.sleep(0.2)
+    assert answers == []  # waiting: there is no older value to give them
+    release.set()
+    for t in readers + [builder]:
+        t.join(10)
+    assert answers == ["epoch 0"] * 20 and builds == ["first"]
+
+
+def test_when_the_first_build_fails_a_waiting_caller_builds():
+    cache = Latest()
+    started, release = threading.Event(), threading.Event()
+
+    def broken():
+        started.set()
+        release.wait(10)
+        raise RuntimeError("plotly broke")
+
+    def first():
+        try:
+            cache.get("new run", 0, broken)
+        except RuntimeError:
+            pass
+
+    builder = threading.Thread(target=first)
+    builder.start()
+    assert started.wait(10)
+    answers = []
+    reader = threading.Thread(target=lambda: answers.append(cache.get("new run", 0, lambda: "built by the reader")))
+    reader.start()
+    release.set()
+    for t in (builder, reader):
+        t.join(10)
+    assert answers == ["built by the reader"]
