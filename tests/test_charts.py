@@ -434,3 +434,11 @@ def test_frozen_figure_is_sent_by_many_threads_at_once(epochs_df):
         specs = set(pool.map(lambda _: _as_streamlit_sends(frozen), range(400)))
     assert specs == {expected}
     assert frozen.to_dict()["data"][0]["uid"] == "a-trace-id"
+
+
+def test_the_training_curves_template_is_plotly_white_for_their_scatter_traces(epochs_df):
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    used = charts.training_curves(epochs_df).layout.template.to_plotly_json()
+    assert used["layout"] == white["layout"] and used["data"] == {"scatter": white["data"]["scatter"]}

@@ -1,6 +1,8 @@
 """The charts' shared look: sizes and colours for a projector, the common layout, an empty figure, pretty names."""
 from __future__ import annotations
 
+import functools
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -13,6 +15,14 @@ VAL_COLOR = "#ff7f0e"
 HIGHLIGHT_COLOR = "#d62728"
 MUTED_COLOR = "#9aa5b1"
 CELL_PX = 150  # height of one image cell in image grids
+
+
+@functools.cache
+def template_for(*trace_types: str) -> go.layout.Template:
+    """TEMPLATE with only the trace types a figure uses: the same look, a third of the cost of building the
+    figure (Plotly validates a template's settings for all 24 trace types on every figure it is set on)."""
+    whole = pio.templates[TEMPLATE]
+    return go.layout.Template(layout=whole.layout, data={t: whole.data[t] for t in trace_types})
 
 
 def _style_layout(title: str, **layout) -> dict:

@@ -16,6 +16,7 @@ from fmnist.charts._style import (
     _pretty,
     _style,
     _style_layout,
+    template_for,
 )
 
 
@@ -56,8 +57,9 @@ def training_curves(
     ("best epoch k") and ``stopped_epoch`` ("early stop").  With 0 rows the
     axes are empty with a "waiting for the first epoch" annotation.
 
-    Built in one validated pass, with the layout make_subplots would give: the live panel builds this
-    every epoch of every run, and make_subplots plus one update per marker took 4x as long (90 ms).
+    Built in one validated pass, with the layout make_subplots would give and a template cut to scatter
+    traces: the live panel builds this every epoch of every run, and make_subplots, one update per marker
+    and the whole template took 5x as long (87 ms against 16 ms of CPU).
     """
     df = epochs if epochs is not None else pd.DataFrame()
     cols = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -98,7 +100,8 @@ def training_curves(
         xaxis2=dict(xaxis, anchor="y2", domain=_DOMAINS[1]), yaxis2=dict(yaxes[1], anchor="x2", domain=(0.0, 1.0)),
         annotations=notes, shapes=shapes, hovermode="x unified",
         legend=dict(orientation="h", yanchor="bottom", y=1.08, x=1, xanchor="right", font=dict(size=BASE_FONT_SIZE)),
-        **_style_layout(title or "Training curves", height=450, margin=dict(l=60, r=30, t=110, b=60)),
+        **_style_layout(title or "Training curves", height=450, margin=dict(l=60, r=30, t=110, b=60),
+                        template=template_for("scatter")),
     )
     return go.Figure(data=traces, layout=layout)
 
