@@ -74,11 +74,13 @@ class Best:
     run_id: int | None
     value: float
     params: dict
+    final: bool = False  # the sweep has ended: no later trial can beat it
 
     def text(self) -> str:
         values = ", ".join(f"{PARAMS[k].label.lower()} {short(v)}" for k, v in self.params.items())
         run = f" (run #{self.run_id})" if self.run_id else ""
-        return f"Best so far: trial {self.trial}{run}, validation accuracy {self.value:.4f} with {values}"
+        lead = "Best" if self.final else "Best so far"
+        return f"{lead}: trial {self.trial}{run}, validation accuracy {self.value:.4f} with {values}"
 
 
 def best(settings: Settings, sweep: Sweep) -> Best | None:
@@ -86,7 +88,8 @@ def best(settings: Settings, sweep: Sweep) -> Best | None:
     if not done:
         return None
     top = max(done, key=lambda t: (t.value, -t.number))
-    return Best(top.number + 1, top.user_attrs.get("run_id"), float(top.value), dict(top.params))
+    return Best(top.number + 1, top.user_attrs.get("run_id"), float(top.value), dict(top.params),
+                final=sweep.status != "active")
 
 
 def summary_line(store: Store, settings: Settings, sweep: Sweep) -> str:

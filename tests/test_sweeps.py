@@ -2,6 +2,7 @@
 survives reopening, pruning of a poor trial, pause and resume (trials driven by hand where timing matters)."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 
@@ -66,6 +67,9 @@ def test_a_grid_sweep_of_two_trials_runs_through_the_supervisor(workspace, monke
     top = max(runs, key=lambda r: r.val_acc)
     assert best.run_id == top.id and best.value == top.val_acc
     assert best.params == {"learning_rate": top.run_config().learning_rate}
+    assert best.text().startswith(f"Best: trial {best.trial} (run #{top.id})")  # done: no "so far"
+    running = sweep_results.best(s, dataclasses.replace(sweep, status="active"))
+    assert running.text().startswith(f"Best so far: trial {best.trial} (run #{top.id})")
 
     store.close()  # a restart: new store, new Optuna storage, the same study and trials
     sweeps._storages.clear()

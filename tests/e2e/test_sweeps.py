@@ -61,7 +61,7 @@ def test_a_sweep_on_parallel_coordinates(page, app_url, lab):
     page.get_by_role("heading", name=f"#{sweep_id} e2e lr sweep").wait_for()
     wait_until(lambda: sweep_store.get_sweep(store, sweep_id).status == "done", what="the sweep finishing")
     page.get_by_text("done · grid sampler").wait_for(timeout=60_000)  # the page has seen the last trial told
-    page.get_by_text("Best so far: trial").first.wait_for(timeout=60_000)
+    page.get_by_text("Best: trial").first.wait_for(timeout=60_000)  # the sweep is done: not "so far"
     wait_for_app(page)
     page.wait_for_function(f"() => ({AXIS_TITLES})().length >= 2")
     # a rerun can keep the previous figure on screen beside the new one for a moment: same axes, twice

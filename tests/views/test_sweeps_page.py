@@ -69,7 +69,7 @@ def test_a_finished_sweep_shows_its_trials_best_parallel_coordinates_and_importa
     top = max(runs, key=lambda r: r.val_acc)
     assert at.subheader[0].value == f"#{done_sweep} lr and batch"
     [best] = [e.value for e in at.success]
-    assert best.startswith("Best so far: trial ") and f"(run #{top.id}), validation accuracy {top.val_acc:.4f}" in best
+    assert best.startswith("Best: trial ") and f"(run #{top.id}), validation accuracy {top.val_acc:.4f}" in best
     assert "learning rate 0.01" in best
     trials = at.dataframe[0].value
     assert len(trials) == 4 and set(trials["State"]) == {"finished"}
