@@ -35,8 +35,8 @@ def runs_table(db) -> None:
     every = right.toggle("Show every column (hyperparameters, errors)", key="all_columns")
     shown = summary.with_notebook(frame) if notebook else frame
     st.caption(summary.table_caption(total, db.best_val()))
-    st.dataframe(summary.styled(shown), hide_index=True, key="table", column_config=columns(shown),
-                 column_order=None if every else summary.MAIN_COLUMNS)
+    visible = shown if every else shown[summary.MAIN_COLUMNS]  # styled cell by cell: only what is shown
+    st.dataframe(summary.styled(visible), hide_index=True, key="table", column_config=columns(visible))
     buttons = st.columns([3, 3, 4])
     buttons[0].download_button("Download this table as CSV", summary.to_csv(shown), "fmnist-runs.csv", "text/csv",
                                icon=":material/download:")
