@@ -78,7 +78,7 @@ def test_stop_a_queued_run_removes_it_from_the_queue(lab):
 
 def test_two_workers_and_readers_never_see_a_locked_database(lab):
     store, s = lab(FMNIST_SLOTS=2)
-    ids = [jobs.submit(presets.config_for("mlp1", name=f"parallel {i}", subset=1000, epochs=6, batch_size=16), store, s)
+    ids = [jobs.submit(presets.config_for("mlp1", name=f"parallel {i}", subset=1000, epochs=4, batch_size=32), store, s)
            for i in range(2)]
     wait_for(lambda: {store.get(i).status for i in ids} == {"running"}, timeout=30)
     errors, reads, done = [], [0], threading.Event()
@@ -104,7 +104,7 @@ def test_two_workers_and_readers_never_see_a_locked_database(lab):
         for t in threads:
             t.join()
     assert errors == [] and reads[0] > 10
-    assert all(len(store.epochs(i)) == 6 for i in ids) and store.integrity_ok()
+    assert all(len(store.epochs(i)) == 4 for i in ids) and store.integrity_ok()
 
 
 def test_a_restart_reaps_a_run_left_running_by_a_dead_pid(lab):

@@ -1,4 +1,5 @@
-"""The run lifecycle on every backend: local processes + SQLite, Ray jobs + SQLite, Ray jobs + PostgreSQL.
+"""The run lifecycle on every backend: local processes + SQLite, Ray jobs + SQLite, Ray jobs + PostgreSQL
+(the two slowest tests on the first and the last).
 
 Real workers, a real supervisor, a real Ray head and a real PostgreSQL (tests/servers.py); nothing of the
 process layer is mocked. Each test runs once per backend; the figures printed (run with -s) are the
@@ -30,6 +31,8 @@ def wait_for(predicate, timeout=300.0, every=0.2):
 TINY = dict(subset=200, epochs=2, batch_size=64)
 LONG = dict(subset=3000, epochs=200, batch_size=32)  # stopped or killed long before its end
 BACKENDS = ["local-sqlite", "ray-sqlite", "ray-postgres"]
+# The slowest tests exercise the executor and the store apart: each executor once, each store once.
+EACH_ONCE = pytest.mark.parametrize("backend", ["local-sqlite", "ray-postgres"], indirect=True)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -113,6 +116,7 @@ def test_stop_a_running_run_keeps_its_epochs(lab, backend):
     assert run.epochs == len(store.epochs(run_id)) >= 1
 
 
+@EACH_ONCE
 def test_kill_9_fails_the_run_and_the_queue_moves_on(lab):
     store, s, sup = lab(FMNIST_SLOTS=1)
     victim = jobs.submit(presets.config_for("mlp1", **LONG), store, s)
@@ -132,6 +136,7 @@ def test_kill_9_fails_the_run_and_the_queue_moves_on(lab):
     assert store.get(waiting).status == "finished", store.get(waiting).error
 
 
+@EACH_ONCE
 def test_a_restart_of_the_app_server_loses_no_run(lab):
     """The first server goes away mid-run; a second one (new store, supervisor, executor) sees it finish."""
     store, s, first = lab()

@@ -1,4 +1,4 @@
-"""A class on one server (issue 10): eight browser sessions for 30 s against a real server while two runs
+"""A class on one server (issue 10): eight browser sessions for 20 s against a real server while two runs
 train, through the load benchmark's own code. Correctness only: the figures are the benchmark's business."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def classroom(tmp_path_factory):
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     home = tmp_path_factory.mktemp("load-home")
     # a shared CI machine may be slow: a page gets three minutes before it counts as never finished
-    size = load.ClassSize(sessions=8, seconds=30, open_timeout_s=180)
+    size = load.ClassSize(sessions=8, seconds=20, open_timeout_s=180)
     return load.measure(home, size, cache_from=CACHE, shots=ARTIFACTS), home
 
 
