@@ -7,6 +7,29 @@ import time
 from fmnist.latest import Latest
 
 
+def build_held(cache: Latest, key, version, value=None, error: Exception | None = None):
+    """A thread building (key, version) that holds the build until the returned event is set."""
+    started, release = threading.Event(), threading.Event()
+
+    def build():
+        started.set()
+        release.wait(10)
+        if error:
+            raise error
+        return value
+
+    def ask():
+        try:
+            cache.get(key, version, build)
+        except RuntimeError:
+            pass
+
+    builder = threading.Thread(target=ask)
+    builder.start()
+    assert started.wait(10)
+    return builder, release
+
+
 def test_the_same_version_is_built_once_and_shared():
     cache, builds = Latest(), []
     first = cache.get("run 1", 3, lambda: builds.append(3) or ["figure 3"])
@@ -17,16 +40,7 @@ def test_the_same_version_is_built_once_and_shared():
 def test_while_one_thread_builds_a_new_version_the_others_get_the_last_one_at_once():
     cache = Latest()
     cache.get("run 1", 1, lambda: "epoch 1")
-    started, release = threading.Event(), threading.Event()
-
-    def slow_build():
-        started.set()
-        release.wait(10)
-        return "epoch 2"
-
-    builder = threading.Thread(target=lambda: cache.get("run 1", 2, slow_build))
-    builder.start()
-    assert started.wait(10)
+    builder, release = build_held(cache, "run 1", 2, "epoch 2")
     answers, waited = [], []
 
     def reader():
@@ -71,17 +85,7 @@ def test_least_recently_used_keys_go_first():
 
 def test_callers_with_nothing_to_show_wait_for_the_first_build_instead_of_building_again():
     cache, builds = Latest(), []
-    started, release = threading.Event(), threading.Event()
-
-    def first_build():
-        builds.append("first")
-        started.set()
-        release.wait(10)
-        return "epoch 0"
-
-    builder = threading.Thread(target=lambda: cache.get("new run", 0, first_build))
-    builder.start()
-    assert started.wait(10)
+    builder, release = build_held(cache, "new run", 0, "epoch 0")
     answers = []
     readers = [threading.Thread(target=lambda: answers.append(cache.get("new run", 0, lambda: builds.append("again"))))
                for _ in range(20)]
@@ -92,27 +96,12 @@ def test_callers_with_nothing_to_show_wait_for_the_first_build_instead_of_buildi
     release.set()
     for t in readers + [builder]:
         t.join(10)
-    assert answers == ["epoch 0"] * 20 and builds == ["first"]
+    assert answers == ["epoch 0"] * 20 and builds == []  # only the first caller built
 
 
 def test_when_the_first_build_fails_a_waiting_caller_builds():
     cache = Latest()
-    started, release = threading.Event(), threading.Event()
-
-    def broken():
-        started.set()
-        release.wait(10)
-        raise RuntimeError("plotly broke")
-
-    def first():
-        try:
-            cache.get("new run", 0, broken)
-        except RuntimeError:
-            pass
-
-    builder = threading.Thread(target=first)
-    builder.start()
-    assert started.wait(10)
+    builder, release = build_held(cache, "new run", 0, error=RuntimeError("plotly broke"))
     answers = []
     reader = threading.Thread(target=lambda: answers.append(cache.get("new run", 0, lambda: "built by the reader")))
     reader.start()
