@@ -87,7 +87,7 @@ def training_curves(
         notes.append(dict(text="Waiting for the first epoch…", xref="paper", yref="paper", x=0.5, y=0.5,
                           showarrow=False, font=dict(size=BASE_FONT_SIZE + 4, color="gray")))
     else:
-        xaxis["dtick"] = 1 if len(df) <= 20 else None
+        xaxis["dtick"] = 1 if len(df) <= 10 else None  # a tick an epoch; beyond ten, too crowded
         marks = [] if best_epoch is None else [(int(best_epoch), f"best epoch {int(best_epoch)}", "#2ca02c", 0.92)]
         if stopped_epoch is not None:
             marks.append((int(stopped_epoch), "early stop", HIGHLIGHT_COLOR, 0.02))
