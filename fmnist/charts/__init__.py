@@ -14,7 +14,8 @@ One module a job: ``images`` (dataset images, tiled pictures), ``overlays``
 (saliency and Grad-CAM over an image), ``dataset`` (class balance, the 2-D
 map), ``training`` (curves), ``results`` (runs compared, evaluation),
 ``sweeps`` (trials), all with the look of ``_style``.  Call them as
-``charts.X``.
+``charts.X``.  ``frozen`` makes a figure that many sessions show ready to
+send once.
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ def _add_epoch_marker(fig: go.Figure, x: float, text: str, color: str, ypos: flo
     fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
 
 
-_CURVES = [  # column, legend label, colour, subplot, shown in the legend
-    ("accuracy", "train", TRAIN_COLOR, 1, True),
-    ("val_accuracy", "validation", VAL_COLOR, 1, True),
-    ("loss", "train", TRAIN_COLOR, 2, False),
-    ("val_loss", "validation", VAL_COLOR, 2, False),
+_CURVES = [  # column, legend label, colour, the subplot's axis suffix ("" the left, "2" the right), in the legend
+    ("accuracy", "train", TRAIN_COLOR, "", True),
+    ("val_accuracy", "validation", VAL_COLOR, "", True),
+    ("loss", "train", TRAIN_COLOR, "2", False),
+    ("val_loss", "validation", VAL_COLOR, "2", False),
 ]
 _DOMAINS = ((0.0, 0.45), (0.55, 1.0))  # make_subplots(cols=2, horizontal_spacing=0.1)
 
@@ -67,12 +67,12 @@ def training_curves(
     x = pd.to_numeric(df["epoch"], errors="coerce").to_numpy()
     traces = [
         go.Scatter(
-            x=x, y=pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float), xaxis=f"x{col if col > 1 else ''}",
-            yaxis=f"y{col if col > 1 else ''}", mode="lines+markers", name=label, legendgroup=label, showlegend=legend,
+            x=x, y=pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float), xaxis=f"x{axis}",
+            yaxis=f"y{axis}", mode="lines+markers", name=label, legendgroup=label, showlegend=legend,
             line=dict(color=color, width=3, dash="solid" if label == "train" else "dot"), marker=dict(size=8),
             hovertemplate=f"{label} {column.replace('val_', '')}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
         )
-        for column, label, color, col, legend in _CURVES
+        for column, label, color, axis, legend in _CURVES
     ]
     notes = [dict(text=text, x=sum(domain) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
                   yanchor="bottom", showarrow=False, font=dict(size=BASE_FONT_SIZE + 2))
