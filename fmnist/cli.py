@@ -81,6 +81,11 @@ def _hyper_options(p: argparse.ArgumentParser) -> None:
                    help="refit on all 60,000 training images before the test evaluation")
     p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
                    help="predictions average each picture and its left-right mirror (test-time augmentation)")
+    p.add_argument("--minutes", type=float, metavar="M",
+                   help="a time budget: training ends at the last epoch that fits in M minutes (at most --epochs) "
+                        "and a cosine schedule decays on the clock; start-up and the final evaluation are extra")
+    p.add_argument("--no-budget", action="store_true",
+                   help="no time budget (for a preset that has one, such as lab_best)")
     p.add_argument("--pace", type=float, dest="pace_s", metavar="SECONDS",
                    help="a demo's watchable pace: each epoch lasts at least this long, 0 to 60 (default 0, full speed)")
     p.add_argument("--weights", help="ResNet50: 'imagenet', 'none', or a local weights file")

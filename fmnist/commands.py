@@ -34,12 +34,14 @@ def list_presets(args) -> int:
 
 HYPER = ("name", "user", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "subset", "early_stopping",
          "patience", "min_delta", "restore_best", "label_smoothing", "full_train", "flip_average",
-         "pace_s")
+         "pace_s", "minutes")
 
 
 def config_from_args(args):
     """The preset's config with the options given on the command line."""
     overrides = {k: getattr(args, k) for k in HYPER if getattr(args, k, None) is not None}
+    if getattr(args, "no_budget", False):
+        overrides["minutes"] = None
     config = presets.config_for(args.preset, **overrides)
     if args.weights is not None:
         weights = None if args.weights.lower() == "none" else args.weights

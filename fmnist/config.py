@@ -17,6 +17,7 @@ MAX_HIDDEN_LAYERS = 8
 MAX_UNITS = 4096
 MAX_CONV_BLOCKS = 6
 MAX_PACE_S = 60.0
+MAX_MINUTES = 24 * 60.0
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,9 @@ class RunConfig:
     lr_schedule: str = "constant"
     full_train: bool = False  # refit on all 60,000 training images before the test evaluation
     pace_s: float = 0.0  # a demo's watchable pace: each epoch lasts at least this long (0 = full speed)
+    # a time budget for the fit (None = none): it ends at the last epoch that fits, at most `epochs`, and a
+    # cosine schedule decays on the clock; start-up and the final evaluation are not counted
+    minutes: float | None = None
     # a continued run: the parent's saved model ("<path>#<sha256>") it starts from, and the epochs it had
     initial_model: str | None = None
     initial_epoch: int = 0
@@ -197,6 +201,11 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
         errs["lr_schedule"] = f"must be one of {', '.join(SCHEDULES)} (got {c.lr_schedule!r})"
     _in_range(errs, "initial_epoch", c.initial_epoch, 0, 10_000)
     _in_range(errs, "pace_s", c.pace_s, 0.0, MAX_PACE_S, float)
+    if c.minutes is not None:
+        if not c.is_keras:
+            errs["minutes"] = "a time budget is for a neural network; leave it empty for a baseline"
+        elif isinstance(c.minutes, bool) or not isinstance(c.minutes, (int, float)) or not 0 < c.minutes <= MAX_MINUTES:
+            errs["minutes"] = f"must be more than 0 and at most {MAX_MINUTES:g} minutes, or empty (got {c.minutes!r})"
     if c.initial_model and not c.is_keras:
         errs["initial_model"] = "only a Keras network can continue from a saved model"
     if c.flip_average and not c.is_keras:

@@ -28,7 +28,8 @@ def why_not(run: Run) -> str | None:
 
 
 def child_config(parent: Run, epochs: int, user: str | None = None):
-    """The parent's configuration, `epochs` more epochs from its saved model (SHA-256 checked when loaded)."""
+    """The parent's configuration, `epochs` more epochs from its saved model (SHA-256 checked when loaded);
+    its time budget, if it had one, is not carried over: the continuation runs the epochs asked for."""
     if not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= MAX_MORE_EPOCHS:
         raise ConfigError({"epochs": f"continue for 1 to {MAX_MORE_EPOCHS} more epochs (got {epochs!r})"})
     if reason := why_not(parent):
@@ -39,7 +40,7 @@ def child_config(parent: Run, epochs: int, user: str | None = None):
         done = parent.best_epoch  # its saved model holds the best epoch's weights, not the last's
     name = f"{parent.name} +{epochs} epochs"
     return config.with_(epochs=epochs, initial_epoch=done, initial_model=f"{parent.model_path}#{parent.model_sha256}",
-                        full_train=False, name=name[:80], user=config.user if user is None else user)
+                        full_train=False, minutes=None, name=name[:80], user=config.user if user is None else user)
 
 
 def submit(parent_id: int, epochs: int, store: Store, settings: Settings, user: str | None = None) -> int:

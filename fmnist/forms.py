@@ -32,12 +32,13 @@ KIND_LABELS = {"mlp": "Fully connected", "cnn": "Convolutional"}
 class Field:
     name: str
     label: str
-    widget: str  # int, float, optional_int (text boxes read as numbers), text, area, choice, bool
+    widget: str  # int, float, optional_int, optional_float (text boxes read as numbers), text, area, choice, bool
     help: str = ""
     kinds: tuple[str, ...] = KERAS_KINDS
     options: tuple = ()
     group: str = "training"
     example: str = ""  # what to type, for the message when the box cannot be read as a number
+    placeholder: str = ""  # what an empty optional box means
 
 
 FIELDS = (
@@ -81,7 +82,10 @@ FIELDS = (
     Field("flip_average", "Mirror averaging", "bool", "Each prediction (validation, test, a sketch) "
           "averages the picture and its left-right mirror: for a net trained with flips.", kinds=("cnn",)),
     Field("subset", "Training images", "optional_int", "Train on a stratified subset (100 to 42,000) for a quick "
-          "run; empty = all 42,000.", kinds=KINDS, example="5000"),
+          "run; empty = all 42,000.", kinds=KINDS, example="5000", placeholder="all 42,000"),
+    Field("minutes", "Time budget (minutes)", "optional_float", "Training ends at the last epoch that fits in "
+          "this time (at most the epochs above), and a cosine schedule decays on the clock. Start-up and the "
+          "final evaluation come on top. Empty = no budget.", kinds=KERAS_KINDS, example="5", placeholder="none"),
     Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=KINDS, example="20240329"),
     Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
           "refit on train + validation for the test evaluation.", kinds=KERAS_KINDS),
@@ -92,7 +96,7 @@ FIELDS = (
 )
 LABELS = {f.name: f.label for f in FIELDS}
 HYPER = {f.name for f in FIELDS if f.group == "training"}  # RunConfig fields; the rest live in ModelSpec
-NUMBERS = {f.name: f for f in FIELDS if f.widget in ("int", "float", "optional_int")}
+NUMBERS = {f.name: f for f in FIELDS if f.widget in ("int", "float", "optional_int", "optional_float")}
 MODEL_FIELDS = {f.name for f in FIELDS if f.group == "model"}
 _CONFIG_KEY = re.compile(r"^(?:model\.)?([a-z_]+)(?:\[(\d+)\])?")
 
@@ -138,14 +142,15 @@ def parse_number(field: Field, text) -> int | float | None:
     """A number box's text -> int or float (None when an optional box is empty); ValueError saying what to type."""
     text = str(text if text is not None else "").strip().replace(",", "").replace("_", "")
     if not text:
-        if field.widget == "optional_int":
+        if field.widget.startswith("optional_"):
             return None
         raise ValueError("the box is empty; type " + ("a whole number" if field.widget == "int" else "a number")
                          + (f", e.g. {field.example}" if field.example else ""))
+    real = field.widget in ("float", "optional_float")
     try:
-        return int(text) if field.widget != "float" else float(text)
+        return float(text) if real else int(text)
     except ValueError:
-        kind = "a number" if field.widget == "float" else "a whole number"
+        kind = "a number" if real else "a whole number"
         hint = f"; type e.g. {field.example}" if field.example else ""
         raise ValueError(f"'{text}' is not {kind}{hint}") from None
 

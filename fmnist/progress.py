@@ -107,7 +107,7 @@ class Progress:
     total: int              # epochs asked for (an upper bound with early stopping)
     elapsed: float | None   # seconds since the worker started it
     remaining: float | None  # estimated seconds left, None when unknown
-    upper_bound: bool       # early stopping may end it sooner
+    upper_bound: bool       # early stopping or a time budget may end it sooner
     rough: bool = False     # the time left rests on a rough guess, not on this model's epochs
     position: int | None = None  # a queued run's place in line
 
@@ -141,7 +141,8 @@ def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: f
              position: int | None = None, rough: bool = False) -> Progress:
     """Progress of `run` from its epoch rows. The time left is the epoch time (the steady time so far, or
     `estimate` before the first epoch, and never under the run's demo pace) times the epochs to go, less the
-    time already spent in the current epoch, counted from the last epoch row's `ended_at`."""
+    time already spent in the current epoch, counted from the last epoch row's `ended_at`; with a time
+    budget, never more than the budget has left."""
     config = run.run_config()
     total, done = _total(run), len(epochs)
     now = now if now is not None else time.time()
@@ -153,7 +154,11 @@ def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: f
         since = epochs[-1].get("ended_at") if epochs else None
         spent = min(max(now - since, 0.0), per_epoch) if since and run.active else 0.0
         remaining = max(per_epoch * max(total - done, 0) - spent, 0.0)
-    return Progress(run.status, done, total, elapsed, remaining, config.is_keras and config.early_stopping,
+        if config.minutes is not None and config.is_keras:  # the budget counts the epochs' own seconds
+            budget_left = config.minutes * 60 - sum(e.get("seconds") or 0.0 for e in epochs) - spent
+            remaining = min(remaining, max(budget_left, 0.0))
+    return Progress(run.status, done, total, elapsed, remaining,
+                    config.is_keras and (config.early_stopping or config.minutes is not None),
                     rough and measured is None, position)
 
 

@@ -93,12 +93,19 @@ def _fit_forest(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks)
     return Result(train, val, accuracy(model, split.x_test, split.y_test), None, 1, 0.0, model=model)
 
 
-def _compile(model, config: RunConfig, steps_per_epoch: int) -> None:
+def _compile(model, config: RunConfig, steps_per_epoch: int):
+    """Compile for `config`; returns its time budget's callback (None without one)."""
     import keras
 
-    lr = config.learning_rate
-    if config.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, config.epochs * steps_per_epoch))
+    lr, total = config.learning_rate, max(1, config.epochs * steps_per_epoch)
+    budget = None
+    if config.minutes is not None:
+        from fmnist.budget import Budget, ClockCosine
+        if config.lr_schedule == "cosine":
+            lr = ClockCosine(lr, total)
+        budget = Budget(config.minutes * 60, lr if config.lr_schedule == "cosine" else None)
+    elif config.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
     optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                  "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}[config.optimizer]
     model.compile(optimizer=optimizer(learning_rate=lr),
@@ -106,6 +113,7 @@ def _compile(model, config: RunConfig, steps_per_epoch: int) -> None:
                   metrics=["accuracy"],
                   # 8 batches per graph call: epochs 0.62-0.84x as long, weights bit-identical (python -m fmnist bench)
                   steps_per_execution=8)
+    return budget
 
 
 def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) -> Result:
@@ -116,9 +124,9 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     keras.utils.set_random_seed(config.seed)
     offset = config.initial_epoch  # a continued run numbers its epochs after its parent's
     model = _initial_model(config) if config.initial_model else nets.build(config)
-    _compile(model, config, math.ceil(len(x_train) / config.batch_size))
+    budget = _compile(model, config, math.ceil(len(x_train) / config.batch_size))
     reporter = make_reporter(hooks, config.pace_s)
-    callbacks = [reporter]
+    callbacks = [reporter] if budget is None else [budget, reporter]  # the budget's stop is seen by the reporter
     if config.early_stopping:
         callbacks.insert(0, keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=config.patience, min_delta=config.min_delta,
@@ -174,7 +182,8 @@ def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> t
     y = keras.utils.to_categorical(np.concatenate([split.y_train, split.y_val]), NUM_CLASSES)
     keras.utils.set_random_seed(config.seed)
     model = nets.build(config)
-    _compile(model, config.with_(epochs=epochs), math.ceil(len(x) / config.batch_size))
+    # the refit's length is the chosen epochs, not a time budget
+    _compile(model, config.with_(epochs=epochs, minutes=None), math.ceil(len(x) / config.batch_size))
     watch = make_stop_watch(hooks)
     model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=[watch])
     return (None, watch.reason) if watch.reason else (KerasModel(model, config.flip_average), None)

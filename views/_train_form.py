@@ -19,8 +19,7 @@ def field_widget(field: forms.Field, value, key: str):
     if field.widget == "area":
         return st.text_area(value=value, **kw)
     # numbers too: text boxes keep what was typed
-    placeholder = "all 42,000" if field.widget == "optional_int" else None
-    return st.text_input(value=value, placeholder=placeholder, **kw)
+    return st.text_input(value=value, placeholder=field.placeholder or None, **kw)
 
 
 def notebook_figures(preset: presets.Preset) -> None:
