@@ -33,13 +33,16 @@ class ClockCosine(keras.optimizers.schedules.LearningRateSchedule):
 class Budget(keras.callbacks.Callback):
     """Ends the fit after the epoch when the next one (guessed as long as this one, its validation included)
     would not fit in `seconds`. Tells `schedule` (a ClockCosine, or None) the fraction spent of the time up to
-    the end of the last epoch that fits, so that its rate is near 0 when the fit ends."""
+    the last training step that fits (the end of the last epoch that fits, less its validation), so that the
+    rate is near 0 at the fit's last step."""
 
     def __init__(self, seconds: float, schedule: ClockCosine | None = None):
         super().__init__()
         self.seconds, self.schedule = float(seconds), schedule
         self.started = self.epoch_started = time.monotonic()
         self.horizon = self.seconds  # seconds from the start to the end of the last epoch that fits
+        self.val_s = 0.0  # how long the last validation took
+        self._val_started = self.started
         self.ended_it = False  # True when the budget, not the epoch count, ended the fit
 
     def on_train_begin(self, logs=None):
@@ -48,9 +51,16 @@ class Budget(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.monotonic()
 
+    def on_test_begin(self, logs=None):
+        self._val_started = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        self.val_s = time.monotonic() - self._val_started
+
     def on_train_batch_end(self, batch, logs=None):
         if self.schedule is not None:
-            self.schedule.spent.assign(min(1.0, (time.monotonic() - self.started) / self.horizon))
+            steps_end = max(self.horizon - self.val_s, 1e-3)
+            self.schedule.spent.assign(min(1.0, (time.monotonic() - self.started) / steps_end))
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()

@@ -110,6 +110,7 @@ class Progress:
     upper_bound: bool       # early stopping or a time budget may end it sooner
     rough: bool = False     # the time left rests on a rough guess, not on this model's epochs
     position: int | None = None  # a queued run's place in line
+    minutes: float | None = None  # its time budget
 
     @property
     def active(self) -> bool:
@@ -117,6 +118,8 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        if self.status == "finished" and self.done:
+            return 1.0  # early stopping or its budget may have ended it before `total`
         return min(1.0, self.done / self.total) if self.total else 0.0
 
     def text(self) -> str:
@@ -125,6 +128,9 @@ class Progress:
             where = f", #{self.position} in line" if self.position else ""
             return f"Queued · waiting for a free training slot{where}"
         parts = [self.status.capitalize(), f"Epoch {self.done} of {self.total}"]
+        if self.minutes is not None:
+            ended = self.status == "finished" and self.done < self.total
+            parts.append(f"{'ended by its ' if ended else ''}{self.minutes:g}-minute budget")
         if self.elapsed is not None:
             parts.append(f"{duration(self.elapsed)} elapsed")
         if self.active and self.remaining is None:
@@ -159,7 +165,7 @@ def progress(run: Run, epochs: list[dict], estimate: float | None = None, now: f
             remaining = min(remaining, max(budget_left, 0.0))
     return Progress(run.status, done, total, elapsed, remaining,
                     config.is_keras and (config.early_stopping or config.minutes is not None),
-                    rough and measured is None, position)
+                    rough and measured is None, position, config.minutes if config.is_keras else None)
 
 
 def queue_position(run: Run, active: list[Run]) -> int | None:

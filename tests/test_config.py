@@ -41,6 +41,11 @@ def errors_of(config: RunConfig) -> dict[str, str]:
     ("label_smoothing", 0.7, "must be a number from 0.0 to 0.5 (got 0.7)"),
     ("lr_schedule", "step", "must be one of constant, cosine (got 'step')"),
     ("seed", -1, "from 0 to 2147483647 (got -1)"),
+    ("minutes", 0, "must be more than 0 and at most 1440 minutes, or empty (got 0)"),
+    ("minutes", -5.0, "must be more than 0 and at most 1440 minutes, or empty (got -5.0)"),
+    ("minutes", float("nan"), "(got nan)"),
+    ("minutes", 1441, "(got 1441)"),
+    ("minutes", True, "(got True)"),
 ])
 def test_hyperparameter_messages_name_field_and_range(field, value, words):
     errs = errors_of(RunConfig(MLP, **{field: value}))
@@ -172,3 +177,9 @@ def test_config_for_sets_name_and_preset():
     assert presets.config_for("cnn2", name="x", epochs=3).epochs == 3
     with pytest.raises(KeyError, match="unknown preset 'nope'"):
         presets.get("nope")
+
+
+def test_a_time_budget_is_for_a_neural_network():
+    assert RunConfig(MLP, minutes=2.5).errors() == {} and RunConfig(MLP, minutes=1).errors() == {}
+    assert errors_of(presets.config_for("forest", minutes=5.0)) == {
+        "minutes": "a time budget is for a neural network; leave it empty for a baseline"}

@@ -190,3 +190,17 @@ def test_the_summary_draft_is_the_users_network_or_none_while_a_layer_field_is_b
     assert broken.draft is None and set(broken.errors) == {"dense"}
     assert forms.read({**form_values(base), "epochs": "2.5"}, base).errors == {
         "epochs": "Epochs (at most): '2.5' is not a whole number; type e.g. 20"}
+
+
+def test_the_time_budget_box_reads_minutes_or_none_and_names_bad_text():
+    base = presets.config_for("lab_best")
+    shown = form_values(base)
+    assert shown["minutes"] == "13.5" and forms.fields_for("cnn")[0].placeholder == ""
+    assert {f.name: f.placeholder for f in forms.fields_for("cnn")}["minutes"] == "none"
+    assert config_of({**shown, "minutes": " 5 "}, base).minutes == 5.0
+    assert config_of({**shown, "minutes": ""}, base).minutes is None
+    assert errors_of({**shown, "minutes": "ten"}, base) == {
+        "minutes": "Time budget (minutes): 'ten' is not a number; type e.g. 5"}
+    assert errors_of({**shown, "minutes": "0"}, base) == {
+        "minutes": "Time budget (minutes): must be more than 0 and at most 1440 minutes, or empty (got 0.0)"}
+    assert "minutes" not in {f.name for f in forms.fields_for("forest")}

@@ -175,3 +175,19 @@ def test_selected_run_from_the_url(store, run_factory):
     assert progress.selected_run("99", store)[1] == "There is no run '99'. Choose one from the list below."
     for odd in ("²", "9" * 25, "-1", "1.0"):  # a digit int() refuses, an id too large for SQLite, signs, decimals
         assert progress.selected_run(odd, store) == (None, f"There is no run '{odd}'. Choose one from the list below.")
+
+
+def test_a_time_budget_caps_the_time_left(run_factory):
+    budgeted = replace(run_factory("mlp1", epochs=100, minutes=1.0), status="running", started_at=NOW - 40)
+    rows = [epoch(1, 12.0), epoch(2, 10.0), {**epoch(3, 10.0), "ended_at": NOW - 4}]
+    p = progress.progress(budgeted, rows, now=NOW)
+    # 97 epochs at 10 s would take 970 s; the budget has 60 - 32 - 4 s left
+    assert (p.remaining, p.upper_bound) == (24.0, True)
+    assert p.text() == "Running · Epoch 3 of 100 · 1-minute budget · 40 s elapsed · about 24 s left at most"
+    ended = progress.progress(replace(budgeted, status="finished", ended_at=NOW), rows, now=NOW)
+    assert (ended.fraction, ended.text()) == (1.0, "Finished · Epoch 3 of 100 · ended by its 1-minute budget · "
+                                                   "40 s elapsed")
+    spent = [epoch(1, 30.0), {**epoch(2, 31.0), "ended_at": NOW}]
+    assert progress.progress(budgeted, spent, now=NOW).remaining == 0.0
+    plain = replace(budgeted, config=budgeted.run_config().with_(minutes=None).to_json())
+    assert progress.progress(plain, rows, now=NOW).remaining == 10.0 * 97 - 4
