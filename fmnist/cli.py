@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="the performance benchmarks (a table, and a JSON report)")
     b.add_argument("--quick", action="store_true", help="tiny sizes and 1-2 repetitions: a smoke test")
     b.add_argument("--only", nargs="+", choices=GROUP_NAMES, metavar="GROUP",
-                   help=f"run only these groups: {', '.join(GROUP_NAMES)}")
+                   help=f"run only these groups: {', '.join(GROUP_NAMES)} (all but lab, which takes an hour, "
+                        "by default)")
     b.add_argument("--json", metavar="FILE", help="where the report goes (default: <workspace>/bench-report.json)")
     sub.add_parser("supervise", help="start queued runs and reap dead ones until the queue is empty "
                    "(the app does this itself; for a queue fed from the command line)")

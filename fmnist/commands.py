@@ -195,12 +195,12 @@ def setup(args) -> int:
 def bench(args) -> int:
     from pathlib import Path
 
-    from fmnist.bench import GROUP_NAMES, plan, report, suite
+    from fmnist.bench import DEFAULT_GROUPS, plan, report, suite
     settings = load()
     quiet_tf.import_tensorflow()
     out = Path(args.json) if args.json else settings.home / "bench-report.json"
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress; the table goes to stdout
-    result = suite.run(args.only or list(GROUP_NAMES), plan.plan_for(args.quick), settings, log)
+    result = suite.run(args.only or list(DEFAULT_GROUPS), plan.plan_for(args.quick), settings, log)
     report.write_json(result, out)
     print(report.text(result))
     print(f"\nreport written to {out}")

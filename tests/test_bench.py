@@ -15,9 +15,10 @@ from fmnist.bench import measure, report
 from fmnist.bench.pages import fragment_period
 
 REPO = Path(__file__).resolve().parent.parent
-GROUPS = ["data", "overhead", "predict"]
+GROUPS = ["data", "overhead", "predict", "lab"]
 EXPECTED = {"data.parse_idx", "data.load_cache", "overhead.mlp1.bare", "overhead.mlp1.lab",  # quick: mlp1 only
-            "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model"}
+            "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model",
+            "lab.0.05min.test", "lab.0.05min.wall"}  # quick: one 3-second budget on 500 images
 KEYS = {"name", "group", "figure", "unit", "median", "min", "max", "q1", "q3", "n", "samples", "vs", "ratio",
         "pair_ratios", "target", "met", "note"}
 
@@ -49,6 +50,17 @@ def test_the_report_holds_every_benchmark_of_the_chosen_groups(quick):
     assert {r["name"] for r in rep["results"]} == EXPECTED
     for r in rep["results"]:
         assert set(r) == KEYS and r["name"].startswith(r["group"] + ".") and r["unit"] and r["figure"]
+
+
+def test_the_lab_group_reports_each_budgeted_run_it_trained(quick):
+    rep, _ = quick
+    (row,) = rep["tables"]["lab"]
+    assert (row["minutes"], row["seed"]) == (0.05, 20240329) and row["epochs"] >= 1
+    assert all(0.0 < row[k] <= 1.0 for k in ("train", "val", "test"))
+    figures = {r["name"]: r for r in rep["results"]}
+    assert figures["lab.0.05min.test"]["samples"] == [row["test"]]
+    assert figures["lab.0.05min.wall"]["samples"] == [row["wall_s"]]
+    assert any(n.startswith("lab: the best on validation was the 0.05-minute budget") for n in rep["notes"])
 
 
 def test_figures_are_positive_and_summarise_their_samples(quick):

@@ -8,7 +8,9 @@ pages (cold renders, a 10,000-run results table, live-chart latency),
 scale (epoch time against data size and parameter count), slots (two runs at once against the same
 two one after another), load (a class of sessions on one server, driven over Streamlit's websocket
 protocol or in browsers, while two runs train), cluster (a run through Ray against the local
-executor; the store's latency on PostgreSQL against SQLite under a class)."""
+executor; the store's latency on PostgreSQL against SQLite under a class), and, only when asked for
+with --only, lab (lab_best's accuracy against its time budget: about an hour)."""
 
-GROUP_NAMES = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load",
-               "cluster")
+DEFAULT_GROUPS = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load",
+                  "cluster")
+GROUP_NAMES = (*DEFAULT_GROUPS, "lab")

@@ -38,6 +38,9 @@ class Plan:
     cluster_store_s: float = 10  # how long each store side is measured, each repetition
     cluster_store_reps: int = 2  # alternating pairs of (SQLite, PostgreSQL)
     cluster_store_runs: int = 200  # finished runs in the store the readers list
+    budget_minutes: tuple[float, ...] = (5.0, 10.0, 13.5)  # lab: lab_best's time budgets
+    budget_seeds: tuple[int, ...] = (20240329, 1)
+    budget_n: int | None = None  # lab: training images (None = all 42,000)
 
 
 FULL = Plan(quick=False, reps=5, fit_reps=4, epochs=3, train_n=None, val_n=None, test_n=None,
@@ -51,7 +54,8 @@ QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, t
              predict_calls=50, predict_api_calls=3, page_reps=1, store_runs=10_000, latency_epochs=10,
              overhead_presets=("mlp1",), load_sessions=4, load_seconds=20, slots_n=500, slots_epochs=2, slots_reps=1,
              cluster_n=500, cluster_reps=1, cluster_readers=4, cluster_store_s=3,
-             cluster_store_reps=1, cluster_store_runs=40)
+             cluster_store_reps=1, cluster_store_runs=40, budget_minutes=(0.05,), budget_seeds=(20240329,),
+             budget_n=500)
 
 
 def plan_for(quick: bool) -> Plan:

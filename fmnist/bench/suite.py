@@ -52,6 +52,7 @@ def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
         cluster,
         inference,
         inside,
+        lab_budget,
         load,
         loading,
         notebook,
@@ -66,7 +67,8 @@ def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
             "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,),
             "pages": (pages.run,), "scale": (scale.run,),
-            "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run)}
+            "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run),
+            "lab": (lab_budget.run,)}
 
 
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
