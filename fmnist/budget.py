@@ -43,7 +43,6 @@ class Budget(keras.callbacks.Callback):
         self.horizon = self.seconds  # seconds from the start to the end of the last epoch that fits
         self.val_s = 0.0  # how long the last validation took
         self._val_started = self.started
-        self.ended_it = False  # True when the budget, not the epoch count, ended the fit
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
@@ -68,4 +67,4 @@ class Budget(keras.callbacks.Callback):
         more = math.floor((self.seconds - elapsed) / last)  # epochs that still fit, at the last one's length
         self.horizon = elapsed + max(more, 0) * last
         if more < 1 and epoch + 1 < self.params.get("epochs", 0) and not self.model.stop_training:
-            self.model.stop_training, self.ended_it = True, True
+            self.model.stop_training = True
