@@ -125,4 +125,6 @@ def load(path: str | None, expected_sha: str | None, kind: str, flip_average: bo
         import joblib
         return ForestModel(joblib.load(file))  # safe: our own file, its hash checked above
     import keras
+
+    from fmnist import batchnorm  # noqa: F401 - registers the layer that saved networks name
     return KerasModel(keras.models.load_model(file, compile=False), flip_average)

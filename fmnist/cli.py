@@ -7,6 +7,7 @@ import sys
 
 from fmnist import queue_commands, quiet_tf
 from fmnist.bench import GROUP_NAMES
+from fmnist.config import PRECISIONS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +88,9 @@ def _hyper_options(p: argparse.ArgumentParser) -> None:
                         "and a cosine schedule decays on the clock; start-up and the final evaluation are extra")
     p.add_argument("--no-budget", action="store_true",
                    help="no time budget (for a preset that has one, such as lab_best)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="bfloat16: mixed precision (faster on CPUs with AMX and on recent GPUs); auto: bfloat16 where "
+                        "this machine computes it natively, else float32")
     p.add_argument("--pace", type=float, dest="pace_s", metavar="SECONDS",
                    help="a demo's watchable pace: each epoch lasts at least this long, 0 to 60 (default 0, full speed)")
     p.add_argument("--weights", help="ResNet50: 'imagenet', 'none', or a local weights file")

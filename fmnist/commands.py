@@ -34,7 +34,7 @@ def list_presets(args) -> int:
 
 HYPER = ("name", "user", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "subset", "early_stopping",
          "patience", "min_delta", "restore_best", "label_smoothing", "full_train", "flip_average",
-         "pace_s", "minutes")
+         "pace_s", "minutes", "precision")
 
 
 def config_from_args(args):

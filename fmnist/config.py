@@ -12,6 +12,9 @@ BUILT_KINDS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 ACTIVATIONS = ("relu", "gelu", "elu", "tanh", "sigmoid", "selu", "swish")
 SCHEDULES = ("constant", "cosine")
+PADDINGS = ("valid", "same")
+# bfloat16: mixed precision (bfloat16 arithmetic, float32 weights); auto: bfloat16 where the machine has it natively
+PRECISIONS = ("float32", "bfloat16", "auto")
 NOTEBOOK_SEED = 20240329
 MAX_HIDDEN_LAYERS = 8
 MAX_UNITS = 4096
@@ -34,10 +37,11 @@ class ConvBlock:
     kernel: int = 3
     pool: int = 2  # 0 or 1 = no pooling after this convolution
     batch_norm: bool = False
+    padding: str = "valid"  # valid: the kernel fits whole, the image shrinks; same: zero edges keep its size
 
     def conv_side(self, side: int) -> int:
-        """The side of the convolution's output on a side x side input ('valid' padding: the kernel fits whole)."""
-        return side - self.kernel + 1
+        """The side of the convolution's output on a side x side input."""
+        return side if self.padding == "same" else side - self.kernel + 1
 
     def out_side(self, side: int) -> int:
         """The side after the convolution and its pooling (MaxPooling2D drops a remainder)."""
@@ -89,6 +93,7 @@ class RunConfig:
     # a time budget for the fit (None = none): it ends at the last epoch that fits, at most `epochs`, and a
     # cosine schedule decays on the clock; start-up and the final evaluation are not counted
     minutes: float | None = None
+    precision: str = "float32"
     # a continued run: the parent's saved model ("<path>#<sha256>") it starts from, and the epochs it had
     initial_model: str | None = None
     initial_epoch: int = 0
@@ -174,6 +179,8 @@ def _conv_errors(m: ModelSpec, errs: dict[str, str]) -> None:
         _in_range(errs, f"model.conv[{i}].filters", block.filters, 1, 512)
         _in_range(errs, f"model.conv[{i}].kernel", block.kernel, 1, 7)
         _in_range(errs, f"model.conv[{i}].pool", block.pool, 0, 4)
+        if block.padding not in PADDINGS:
+            errs[f"model.conv[{i}].padding"] = f"must be one of {', '.join(PADDINGS)} (got {block.padding!r})"
         if isinstance(block.kernel, int) and isinstance(block.pool, int):
             side = block.out_side(side)
         if side < 1:
@@ -206,6 +213,10 @@ def _hyper_errors(c: RunConfig) -> dict[str, str]:
             errs["minutes"] = "a time budget is for a neural network; leave it empty for a baseline"
         elif isinstance(c.minutes, bool) or not isinstance(c.minutes, (int, float)) or not 0 < c.minutes <= MAX_MINUTES:
             errs["minutes"] = f"must be more than 0 and at most {MAX_MINUTES:g} minutes, or empty (got {c.minutes!r})"
+    if c.precision not in PRECISIONS:
+        errs["precision"] = f"must be one of {', '.join(PRECISIONS)} (got {c.precision!r})"
+    elif c.precision != "float32" and not c.is_keras:
+        errs["precision"] = "mixed precision is for a neural network; use float32 for a baseline"
     if c.initial_model and not c.is_keras:
         errs["initial_model"] = "only a Keras network can continue from a saved model"
     if c.flip_average and not c.is_keras:

@@ -15,6 +15,7 @@ from fmnist.config import (
     KERAS_KINDS,
     KINDS,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     ConfigError,
     ConvBlock,
@@ -42,8 +43,9 @@ class Field:
 
 
 FIELDS = (
-    Field("conv", "Convolution layers", "area", "One per line: FILTERS x KERNEL, then optionally 'pool N' and 'bn' "
-          "(batch norm), e.g. 64x3, pool 2", kinds=("cnn",), group="model"),
+    Field("conv", "Convolution layers", "area", "One per line: FILTERS x KERNEL, then optionally 'same' (zero edges "
+          "keep the image's size), 'pool N' and 'bn' (batch norm), e.g. 64x3, same, pool 2", kinds=("cnn",),
+          group="model"),
     Field("dense", "Hidden layer widths", "text", "Units per dense layer, separated by commas, e.g. 255, 1020, 510. "
           "Leave empty for none.", kinds=KERAS_KINDS, group="model"),
     Field("dropout", "Dropout after each dense layer", "text", "One rate for every layer (0.2) or one per layer "
@@ -86,6 +88,9 @@ FIELDS = (
     Field("minutes", "Time budget (minutes)", "optional_float", "Training ends at the last epoch that fits in "
           "this time (at most the epochs above), and a cosine schedule decays on the clock. Start-up and the "
           "final evaluation come on top. Empty = no budget.", kinds=KERAS_KINDS, example="5", placeholder="none"),
+    Field("precision", "Precision", "choice", "bfloat16 computes in half the bits, weights kept in float32: "
+          "about 2x faster on CPUs with AMX and on recent GPUs, slower elsewhere. auto = bfloat16 where this "
+          "machine computes it natively.", kinds=KERAS_KINDS, options=PRECISIONS),
     Field("seed", "Random seed", "int", "The notebook's seed is 20240329.", kinds=KINDS, example="20240329"),
     Field("full_train", "Refit on all 60,000", "bool", "After choosing the epochs on validation, "
           "refit on train + validation for the test evaluation.", kinds=KERAS_KINDS),

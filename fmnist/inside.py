@@ -146,9 +146,11 @@ class _Probe:
         with tf.GradientTape() as tape:
             *maps, features = self.sub(x, training=False)
             # The logit, not the softmax: a confident 1.0 has a gradient of zero in float32.
-            logits = tf.matmul(features, final.kernel) + final.bias
+            logits = tf.matmul(tf.cast(features, final.kernel.dtype), final.kernel) + final.bias
             score = tf.reduce_max(logits[0])
-        return maps, logits, tape.gradient(score, maps[-1])
+        grads = tape.gradient(score, maps[-1])
+        # a network trained in bfloat16 gives bfloat16 maps: shown and weighed in float32
+        return [tf.cast(m, tf.float32) for m in maps], logits, tf.cast(grads, tf.float32)
 
 
 def _graph(fn):

@@ -12,7 +12,7 @@ from fmnist.data import NUM_CLASSES
 RESNET_BASE_PARAMS = 23_587_712  # ResNet50(include_top=False): fixed by the architecture
 RESNET_BASE_MACS_224 = 3_860_000_000  # ResNet50 without its top at 224x224: about 3.9 G multiply-adds an image
 # Keras class names that do not fit a third of the page; the table shows these instead
-SHORT_NAMES = {"BatchNormalization": "BatchNorm", "GlobalAveragePooling2D": "GlobalAvgPool2D",
+SHORT_NAMES = {"FusedBatchNormalization": "BatchNorm", "GlobalAveragePooling2D": "GlobalAvgPool2D",
                "RandomTranslation": "RandomShift", "Functional": "ResNet50 base"}
 
 
@@ -84,7 +84,7 @@ def _conv_layers(config: RunConfig, out: list[Layer]) -> int:
         weights = block.kernel ** 2 * channels * f
         out.append(Layer("Conv2D", (conv, conv, f), weights + f, conv * conv * weights))
         if block.batch_norm:
-            out += [Layer("BatchNormalization", (conv, conv, f), 4 * f), Layer("Activation", (conv, conv, f))]
+            out += [Layer("FusedBatchNormalization", (conv, conv, f), 4 * f), Layer("Activation", (conv, conv, f))]
         side, channels = block.out_side(side), f
         if block.pool > 1:
             out.append(Layer("MaxPooling2D", (side, side, f)))
@@ -95,7 +95,7 @@ def _dense_layers(m, fan_in: int, out: list[Layer]) -> int:
     for i, units in enumerate(m.dense):
         out.append(Layer("Dense", (units,), fan_in * units + units, fan_in * units))
         if m.batch_norm:
-            out += [Layer("BatchNormalization", (units,), 4 * units), Layer("Activation", (units,))]
+            out += [Layer("FusedBatchNormalization", (units,), 4 * units), Layer("Activation", (units,))]
         if m.dropout and m.dropout[i]:
             out.append(Layer("Dropout", (units,)))
         fan_in = units

@@ -17,8 +17,8 @@ def format_rates(rates: tuple[float, ...]) -> str:
 
 
 def format_conv(blocks: tuple[ConvBlock, ...]) -> str:
-    return "\n".join(f"{b.filters}x{b.kernel}" + (f", pool {b.pool}" if b.pool > 1 else "")
-                     + (", bn" if b.batch_norm else "") for b in blocks)
+    return "\n".join(f"{b.filters}x{b.kernel}" + (", same" if b.padding == "same" else "")
+                     + (f", pool {b.pool}" if b.pool > 1 else "") + (", bn" if b.batch_norm else "") for b in blocks)
 
 
 def _items(text: str) -> list[str]:
@@ -53,17 +53,38 @@ def parse_rates(text: str, layers: int) -> tuple[float, ...]:
     return tuple(rates)
 
 
-_CONV_ROW = re.compile(r"(\d+)\s*[x×*]\s*(\d+)\s*(?:,?\s*pool\s*(\d+))?\s*(,?\s*bn)?\s*,?", re.IGNORECASE)
+_CONV_ROW = re.compile(r"(\d+)\s*[x×*]\s*(\d+)(.*)", re.IGNORECASE)
+# the options after FILTERS x KERNEL, in any order, separated by commas or spaces
+_CONV_OPTION = re.compile(r"[,\s]*(?:pool\s*(\d+)|(bn)|(same|valid))\b[,\s]*", re.IGNORECASE)
+CONV_SYNTAX = "FILTERS x KERNEL[, same][, pool N][, bn]"
 
 
 def parse_conv(text: str) -> tuple[ConvBlock, ...]:
-    """One block a line (or ';'-separated): '64x3, pool 2, bn' -> ConvBlock(64, 3, 2, True)."""
+    """One block a line (or ';'-separated): '64x3, same, pool 2, bn' -> ConvBlock(64, 3, 2, True, "same")."""
     blocks = []
     rows = [r.strip() for r in re.split(r"[\n;]", str(text or "")) if r.strip()]
     for n, row in enumerate(rows, 1):
         match = _CONV_ROW.fullmatch(row)
-        if not match:
-            raise ValueError(f"line {n} '{row}' is not FILTERS x KERNEL[, pool N][, bn]; e.g. 64x3, pool 2")
-        filters, kernel, pool, bn = match.groups()
-        blocks.append(ConvBlock(int(filters), int(kernel), int(pool or 0), bool(bn)))
+        options = _conv_options(match.group(3)) if match else None
+        if options is None:
+            raise ValueError(f"line {n} '{row}' is not {CONV_SYNTAX}; e.g. 64x3, pool 2")
+        blocks.append(ConvBlock(int(match.group(1)), int(match.group(2)), **options))
     return tuple(blocks)
+
+
+def _conv_options(rest: str) -> dict | None:
+    """', same, pool 2, bn' -> {'padding': 'same', 'pool': 2, 'batch_norm': True}; None when a word is not one."""
+    options: dict = {"pool": 0, "batch_norm": False}
+    at = 0
+    while at < len(rest):
+        match = _CONV_OPTION.match(rest, at)
+        if not match or match.end() == at:
+            return None
+        pool, bn, padding = match.groups()
+        if pool:
+            options["pool"] = int(pool)
+        options["batch_norm"] |= bool(bn)
+        if padding:
+            options["padding"] = padding.lower()
+        at = match.end()
+    return options

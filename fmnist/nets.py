@@ -1,6 +1,7 @@
 """ModelSpec -> Keras model (MLP, CNN, ResNet50 transfer), and its parameter count without building it."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from fmnist import layer_table
@@ -34,20 +35,60 @@ def build(config: RunConfig):
     m = config.model
     inputs = keras.Input(shape=(28, 28), dtype="uint8", name="image")
     x = layers.Rescaling(1 / 255)(inputs)
-    if m.kind == "resnet":
-        x = _resnet_trunk(x, m)
-    else:
-        if m.kind == "cnn":
-            x = layers.Reshape((28, 28, 1))(x)
-            if config.augment:
-                x = _augmentation(x, config.seed)
-            x = _conv_stack(x, m)
-        x = layers.Flatten()(x)
-        if m.flatten_dropout:
-            x = layers.Dropout(m.flatten_dropout)(x)
-    x = _dense_stack(x, m)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="classes")(x)
+    if m.kind == "cnn":
+        x = layers.Reshape((28, 28, 1))(x)
+        if config.augment:  # in float32: the image transforms have no bfloat16 kernels
+            x = _augmentation(x, config.seed)
+    with _dtype_policy(_policy(config.precision)):
+        if m.kind == "resnet":
+            x = _resnet_trunk(x, m)
+        else:
+            if m.kind == "cnn":
+                x = _conv_stack(x, m)
+            x = layers.Flatten()(x)
+            if m.flatten_dropout:
+                x = layers.Dropout(m.flatten_dropout)(x)
+        x = _dense_stack(x, m)
+    # float32 probabilities whatever the precision: a softmax in bfloat16 rounds small ones to 0
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="classes", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=config.preset or "custom")
+
+
+def resolved_precision(precision: str) -> str:
+    """RunConfig.precision on this machine: "auto" is bfloat16 where it is computed natively, else float32."""
+    if precision != "auto":
+        return precision
+    return "bfloat16" if _bfloat16_native() else "float32"
+
+
+def _bfloat16_native() -> bool:
+    """A GPU from Ampere on (compute capability 8), or a CPU with AMX: there bfloat16 trains faster.
+
+    Elsewhere it is emulated and slower (measured on an AMD EPYC without AVX512-BF16)."""
+    import tensorflow as tf
+
+    from fmnist import system
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)) >= (8, 0)
+    return "amx_bf16" in system.cpu_flags()
+
+
+def _policy(precision: str) -> str:
+    """Keras's dtype policy for RunConfig.precision: bfloat16 arithmetic keeps float32 weights ("mixed")."""
+    return "mixed_bfloat16" if resolved_precision(precision) == "bfloat16" else "float32"
+
+
+@contextmanager
+def _dtype_policy(name: str):
+    """Layers made in the body compute in `name`'s dtype (Keras keeps its policy per thread)."""
+    import keras
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _augmentation(x, seed: int):
@@ -61,11 +102,13 @@ def _augmentation(x, seed: int):
 
 def _conv_stack(x, m: ModelSpec):
     from keras import layers
+
+    from fmnist.batchnorm import FusedBatchNormalization
     for block in m.conv:
-        x = layers.Conv2D(block.filters, block.kernel, use_bias=True,
+        x = layers.Conv2D(block.filters, block.kernel, padding=block.padding, use_bias=True,
                           activation=None if block.batch_norm else m.activation)(x)
         if block.batch_norm:
-            x = layers.BatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
+            x = FusedBatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
             x = layers.Activation(m.activation)(x)
         if block.pool > 1:
             x = layers.MaxPooling2D(block.pool)(x)
@@ -74,10 +117,12 @@ def _conv_stack(x, m: ModelSpec):
 
 def _dense_stack(x, m: ModelSpec):
     from keras import layers
+
+    from fmnist.batchnorm import FusedBatchNormalization
     for i, units in enumerate(m.dense):
         x = layers.Dense(units, activation=None if m.batch_norm else m.activation)(x)
         if m.batch_norm:
-            x = layers.BatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
+            x = FusedBatchNormalization(momentum=0.9)(x)  # short fits: running stats must catch up fast
             x = layers.Activation(m.activation)(x)
         rate = m.dropout[i] if m.dropout else 0.0
         if rate:

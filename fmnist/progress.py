@@ -33,14 +33,15 @@ def scale_epoch_seconds(seconds: float, from_subset: int | None, to_subset: int 
 
 
 def epoch_seconds_estimate(config: RunConfig, store: Store) -> float | None:
-    """Expected seconds a (Keras) epoch of `config`: median epoch time of recent ended runs with the same model
-    and batch size, scaled to this subset size. None when no such run exists."""
+    """Expected seconds a (Keras) epoch of `config`: median epoch time of recent ended runs with the same model,
+    batch size, augmentation and precision, scaled to this subset size. None when no such run exists."""
     if not config.is_keras:
         return None
     scaled = []
     for run, per_epoch in _timed_runs(store):
         past = run.run_config()
-        if past.model == config.model and past.batch_size == config.batch_size and past.augment == config.augment:
+        if (past.model, past.batch_size, past.augment, past.precision) == (
+                config.model, config.batch_size, config.augment, config.precision):
             scaled.append(scale_epoch_seconds(per_epoch, past.subset, config.subset))
             if len(scaled) == MATCH_RUNS:
                 break
@@ -57,14 +58,14 @@ def _timed_runs(store: Store):
 
 def rough_epoch_seconds(config: RunConfig, store: Store | None = None) -> float | None:
     """A guess for a model never run here: its multiply-adds an image, times the images an epoch, at the
-    speed earlier convolutional runs reached here (DEFAULT_MACS_PER_S when there are none)."""
+    speed earlier convolutional runs of its precision reached here (DEFAULT_MACS_PER_S when there are none)."""
     if not config.is_keras:
         return None
     rates = []
     for run, per_epoch in (_timed_runs(store) if store is not None else ()):
         past = run.run_config()
         macs = layer_table.multiply_adds(past)
-        if past.is_keras and macs >= CALIBRATION_MACS:
+        if past.is_keras and macs >= CALIBRATION_MACS and past.precision == config.precision:
             rates.append(TRAIN_COST * macs * _work(past.subset) / per_epoch)
             if len(rates) == MATCH_RUNS:
                 break

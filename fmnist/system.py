@@ -18,6 +18,18 @@ def gpu_summary() -> str:
     return "none (training runs on the CPU)"
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags ("avx2", "amx_bf16", ...) from Linux's /proc/cpuinfo; empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
 def lower_priority(nice: int) -> None:
     """Make this process at least `nice` nice (it never raises its own priority, which needs root)."""
     import os

@@ -142,3 +142,14 @@ def test_a_run_without_user_is_credited_to_the_login_even_without_the_user_varia
         monkeypatch.delenv(name, raising=False)
     args = cli_mod._parser().parse_args(["train", "mlp1"])
     assert args.user == pwd.getpwuid(os.getuid()).pw_name != ""
+
+
+def test_the_command_line_sets_the_precision():
+    from fmnist import commands
+
+    def config_of(*argv):
+        return commands.config_from_args(cli_mod._parser().parse_args(["train", *argv]))
+    assert config_of("cnn2").precision == "float32"
+    assert config_of("cnn2", "--precision", "bfloat16").precision == "bfloat16"
+    with pytest.raises(SystemExit):
+        cli_mod._parser().parse_args(["train", "cnn2", "--precision", "half"])

@@ -123,6 +123,16 @@ def test_conv_layer_count_and_fields():
     assert errs["model.conv[0].filters"] == "must be a whole number from 1 to 512 (got 600)"
     assert errs["model.conv[0].kernel"] == "must be a whole number from 1 to 7 (got 9)"
     assert errs["model.conv[0].pool"] == "must be a whole number from 0 to 4 (got 5)"
+    assert errors_of(RunConfig(ModelSpec("cnn", conv=(ConvBlock(4, 3, 0, padding="full"),)))) == {
+        "model.conv[0].padding": "must be one of valid, same (got 'full')"}
+
+
+def test_same_padding_keeps_the_side_so_deeper_stacks_fit():
+    same = (ConvBlock(8, 7, 2, padding="same"),) * 4  # 28 -> 14 -> 7 -> 3 -> 1
+    assert [b.conv_side(28) for b in same[:1]] == [28] and same[0].out_side(28) == 14
+    assert RunConfig(ModelSpec("cnn", conv=same)).errors() == {}
+    valid = errors_of(RunConfig(ModelSpec("cnn", conv=(ConvBlock(8, 7, 2),) * 4)))  # 28 -> 11 -> 2 -> nothing
+    assert list(valid) == ["model.conv[2]"] and "shrinks to nothing" in valid["model.conv[2]"]
 
 
 def test_resnet_and_forest_ranges():
@@ -183,3 +193,12 @@ def test_a_time_budget_is_for_a_neural_network():
     assert RunConfig(MLP, minutes=2.5).errors() == {} and RunConfig(MLP, minutes=1).errors() == {}
     assert errors_of(presets.config_for("forest", minutes=5.0)) == {
         "minutes": "a time budget is for a neural network; leave it empty for a baseline"}
+
+
+def test_precision_is_one_of_three_and_only_for_a_network():
+    assert RunConfig(MLP, precision="bfloat16").errors() == {} and RunConfig(CNN, precision="auto").errors() == {}
+    assert errors_of(RunConfig(MLP, precision="float16")) == {
+        "precision": "must be one of float32, bfloat16, auto (got 'float16')"}
+    assert errors_of(presets.config_for("forest", precision="auto")) == {
+        "precision": "mixed precision is for a neural network; use float32 for a baseline"}
+    assert presets.config_for("forest").precision == "float32"

@@ -59,6 +59,15 @@ def test_conv_rows_parse_with_pool_and_batch_norm():
         forms.parse_conv("32x3\nbanana")
 
 
+def test_conv_rows_take_same_padding_and_options_in_any_order():
+    assert forms.parse_conv("32x3, same, bn\n64 x 3 bn Same pool 2\n16x5 valid") == (
+        ConvBlock(32, 3, 0, True, "same"), ConvBlock(64, 3, 2, True, "same"), ConvBlock(16, 5, 0))
+    assert forms.format_conv((ConvBlock(32, 3, 2, True, "same"),)) == "32x3, same, pool 2, bn"
+    for row in ("32x3 bnsame", "32x3, pool", "32x3 pool 2bn", "32x3, padded"):
+        with pytest.raises(ValueError, match=r"is not FILTERS x KERNEL\[, same\]\[, pool N\]\[, bn\]"):
+            forms.parse_conv(row)
+
+
 @pytest.mark.parametrize("key", ["cnn1", "cnn2", "lab_best"])
 def test_conv_rows_round_trip_every_preset(key):
     blocks = presets.get(key).config.model.conv
@@ -204,3 +213,13 @@ def test_the_time_budget_box_reads_minutes_or_none_and_names_bad_text():
     assert errors_of({**shown, "minutes": "0"}, base) == {
         "minutes": "Time budget (minutes): must be more than 0 and at most 1440 minutes, or empty (got 0.0)"}
     assert "minutes" not in {f.name for f in forms.fields_for("forest")}
+
+
+def test_the_precision_choice_reaches_the_config_and_is_offered_only_for_networks():
+    base = presets.config_for("cnn2")
+    shown = form_values(base)
+    assert shown["precision"] == "float32"
+    assert config_of({**shown, "precision": "bfloat16"}, base).precision == "bfloat16"
+    field = {f.name: f for f in forms.fields_for("cnn")}["precision"]
+    assert field.options == ("float32", "bfloat16", "auto") and field.widget == "choice"
+    assert "precision" not in {f.name for f in forms.fields_for("forest")}

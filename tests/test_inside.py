@@ -45,7 +45,8 @@ def relu(x):
 
 def test_feature_maps_equal_scipy_convolution_pooling_and_batch_norm():
     model = built(TWO_CONV)
-    bn = next(layer for layer in model.model.layers if layer.__class__.__name__ == "BatchNormalization")
+    import keras
+    bn = next(layer for layer in model.model.layers if isinstance(layer, keras.layers.BatchNormalization))
     gamma, beta, mean, var = (RNG.uniform(0.5, 1.5, 6).astype(np.float32) for _ in range(4))
     bn.set_weights([gamma, beta - 1.0, mean - 1.0, var])  # non-trivial statistics, so BN really is applied
     conv1, conv2 = (layer for layer in model.model.layers if layer.__class__.__name__ == "Conv2D")
@@ -67,6 +68,21 @@ def test_feature_maps_equal_scipy_convolution_pooling_and_batch_norm():
     probs = model.predict_proba(image[None])[0]
     np.testing.assert_allclose(look.probs, probs, atol=1e-5)
     assert look.label == int(np.argmax(probs))
+
+
+def test_a_bfloat16_network_shows_what_its_float32_twin_shows():
+    spec = ModelSpec("cnn", conv=(ConvBlock(8, 3, 0, True, "same"), ConvBlock(6, 3, 2, True, "same")), dense=(16,))
+    twin = built(spec)
+    fast = KerasModel(nets.build(RunConfig(spec, preset="custom", precision="bfloat16")))
+    fast.model.set_weights(twin.model.get_weights())
+    image = random_image()
+    ours, theirs = inside.look(fast, image), inside.look(twin, image)
+    assert [layer.maps.shape for layer in ours.layers] == [(8, 28, 28), (6, 28, 28)]  # 'same' keeps the size
+    for a, b in zip(ours.layers, theirs.layers):
+        assert a.maps.dtype == np.float32
+        np.testing.assert_allclose(a.maps, b.maps, atol=0.05 * np.abs(b.maps).max())
+    np.testing.assert_allclose(ours.probs, theirs.probs, atol=0.02)
+    assert np.abs(ours.cam - theirs.cam).mean() < 0.05
 
 
 def test_every_convolution_of_cnn2_with_its_receptive_field():

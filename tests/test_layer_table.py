@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from fmnist import forms, layer_table, nets, presets
+from fmnist.config import ConvBlock, ModelSpec, RunConfig
 
 
 def keras_rows(config):
@@ -14,9 +15,14 @@ def keras_rows(config):
             for layer in model.layers], model.count_params()
 
 
-@pytest.mark.parametrize("key", ["mlp5_reg", "cnn2", "lab_best", "resnet_ft", "custom-cnn"])
+SAME_PADDED = ModelSpec("cnn", conv=(ConvBlock(8, 3, 0, True, "same"), ConvBlock(8, 5, 2, True, "same")),
+                        dense=(32,), batch_norm=True)
+
+
+@pytest.mark.parametrize("key", ["mlp5_reg", "cnn2", "lab_best", "resnet_ft", "custom-cnn", "same-padded"])
 def test_rows_match_keras_layer_for_layer(key):
-    config = forms.start_config(forms.CUSTOM, "cnn") if key == "custom-cnn" else presets.config_for(key)
+    config = {"custom-cnn": forms.start_config(forms.CUSTOM, "cnn"),
+              "same-padded": RunConfig(SAME_PADDED, augment=True)}.get(key) or presets.config_for(key)
     if config.model.kind == "resnet":  # the summary never needs ImageNet weights
         config = config.with_(model=replace(config.model, weights=None))
     ours = [(layer.kind, layer.shape, layer.params) for layer in layer_table.layers(config)]

@@ -78,6 +78,7 @@ CUSTOM_SPECS = {
     "cnn_bn": ModelSpec("cnn", conv=(ConvBlock(8, 5, 1, True), ConvBlock(16, 3, 3, True), ConvBlock(4, 1, 0)),
                         dense=(20,), batch_norm=True, flatten_dropout=0.1),
     "cnn_no_dense": ModelSpec("cnn", conv=(ConvBlock(6, 7, 4),)),
+    "cnn_same": ModelSpec("cnn", conv=(ConvBlock(8, 3, 0, True, "same"), ConvBlock(16, 5, 2, False, "same"))),
     "mlp_no_hidden": ModelSpec("mlp"),
 }
 
@@ -92,6 +93,8 @@ def _independent_count(spec: ModelSpec) -> int:
         "cnn_bn": (200 + 8 + 32) + (1152 + 16 + 64) + (64 + 4) + (196 * 20 + 20 + 80) + 210,
         # conv 7x7x1x6 +6 -> 22 -> pool 4 -> 5x5x6 = 150; 150*10+10
         "cnn_no_dense": 294 + 6 + 1510,
+        # conv 3x3x1x8 (+8 +32 BN) keeps 28x28; conv 5x5x8x16 (+16) keeps 28 -> pool 2 -> 14x14x16 = 3136; 3136*10+10
+        "cnn_same": (72 + 8 + 32) + (3200 + 16) + 31370,
         "mlp_no_hidden": 7850,
     }[[k for k, v in CUSTOM_SPECS.items() if v == spec][0]]
 
@@ -187,3 +190,37 @@ def test_imagenet_weights_offline_raise_weights_error_quickly(tmp_path, monkeypa
     text = str(info.value)
     assert "not in the Keras cache" in text and nets.IMAGENET_NOTOP in text and "weights 'none'" in text
     assert not (tmp_path / ".keras" / "models" / nets.IMAGENET_NOTOP).exists()
+
+
+def test_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_float32_probabilities():
+    config = presets.config_for("lab_best", precision="bfloat16")
+    model = nets.build(config)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and {layer.compute_dtype for layer in convs} == {"bfloat16"}
+    assert {w.dtype for w in model.weights} == {"float32"}
+    assert model.get_layer("classes").compute_dtype == "float32"
+    x = np.random.RandomState(0).randint(0, 256, (4, 28, 28)).astype("uint8")
+    probabilities = np.asarray(model(x))
+    assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    # float32 builds the same weights, computed in float32
+    plain = nets.build(config.with_(precision="float32"))
+    assert {layer.compute_dtype for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)} == {"float32"}
+    assert plain.count_params() == model.count_params()
+
+
+def test_auto_precision_is_bfloat16_only_where_the_machine_has_it(monkeypatch):
+    import tensorflow as tf
+
+    from fmnist import system
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])  # a CPU-only machine
+    monkeypatch.setattr(system, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert nets.resolved_precision("auto") == "bfloat16"
+    monkeypatch.setattr(system, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert nets.resolved_precision("auto") == "float32"
+    assert nets.resolved_precision("bfloat16") == "bfloat16" and nets.resolved_precision("float32") == "float32"
+
+
+def test_building_in_bfloat16_leaves_the_threads_default_policy_alone():
+    nets.build(presets.config_for("cnn1", precision="bfloat16"))
+    assert keras.config.dtype_policy().name == "float32"
+    assert nets.build(presets.config_for("mlp1")).layers[-1].compute_dtype == "float32"

@@ -47,6 +47,7 @@ def test_estimate_from_earlier_runs_of_the_same_model(store):
     ended_run(store, full.with_(subset=1000), [9.0, 3.5], "stopped")  # after the first: 3.5 s on 1,000 images
     ended_run(store, full.with_(batch_size=32), [99.0])          # another batch size: ignored
     ended_run(store, presets.config_for("mlp3"), [77.0])         # another model: ignored
+    ended_run(store, full.with_(precision="bfloat16"), [5.0])   # another precision: ignored
     wanted = full.with_(subset=300, epochs=2)
     by_hand = [21.0 * 6_300 / 48_000, 3.5 * 6_300 / 7_000]
     assert progress.epoch_seconds_estimate(wanted, store) == pytest.approx(sum(by_hand) / 2)
@@ -118,6 +119,9 @@ def test_a_rough_guess_for_a_model_never_run_scales_with_its_arithmetic(store):
     # a conv run measured here sets the speed: 2 s an epoch on 300 images
     ended_run(store, presets.config_for("cnn1", subset=300), [5.0, 2.0])
     rate = 3 * layer_table.multiply_adds(presets.config_for("cnn1")) * (300 + 6000) / 2.0
+    assert progress.rough_epoch_seconds(big, store) == pytest.approx(3 * macs * 7000 / rate)
+    # a run in another precision computes at another speed: it sets nothing for float32
+    ended_run(store, presets.config_for("cnn2", subset=300, precision="bfloat16"), [5.0, 0.1])
     assert progress.rough_epoch_seconds(big, store) == pytest.approx(3 * macs * 7000 / rate)
 
 
