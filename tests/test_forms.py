@@ -173,7 +173,7 @@ def test_number_boxes_are_text_that_reads_back_as_numbers():
     base = presets.config_for("lab_best")
     shown = form_values(base)
     shown_four = (shown["learning_rate"], shown["epochs"], shown["subset"], shown["label_smoothing"])
-    assert shown_four == ("0.002", "32", "", "0.1")
+    assert shown_four == ("0.002", "100", "", "0.1")
     config = config_of({**shown, "learning_rate": " 0.0005 ", "subset": "5,000", "epochs": "3"}, base)
     assert (config.learning_rate, config.subset, config.epochs) == (0.0005, 5000, 3)
     assert config_of(shown, base) == base.with_(name=base.name)  # the shown text gives back the preset

@@ -41,7 +41,7 @@ def test_single_hidden_layer_by_hand():
 
 def test_names_and_shapes_are_short_enough_for_the_summary_column():
     rows = layer_table.rows(presets.config_for("lab_best"))
-    assert ("BatchNorm", "26×26×32") in [(r["Layer"], r["Output"]) for r in rows]
+    assert ("BatchNorm", "28×28×32") in [(r["Layer"], r["Output"]) for r in rows]
     assert max(len(r["Layer"]) for r in rows) <= 15 and max(len(r["Output"]) for r in rows) <= 10
 
 
