@@ -15,10 +15,12 @@ from fmnist.bench import measure, report
 from fmnist.bench.pages import fragment_period
 
 REPO = Path(__file__).resolve().parent.parent
-GROUPS = ["data", "overhead", "predict", "lab"]
+GROUPS = ["data", "overhead", "batchnorm", "predict", "lab"]
 EXPECTED = {"data.parse_idx", "data.load_cache", "overhead.mlp1.bare", "overhead.mlp1.lab",  # quick: mlp1 only
             "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model",
-            "lab.0.05min.test", "lab.0.05min.wall"}  # quick: one 3-second budget on 500 images
+            "lab.0.05min.test", "lab.0.05min.wall",  # quick: one 3-second budget on 500 images
+            "batchnorm.float32.keras", "batchnorm.float32.fused",
+            "batchnorm.bfloat16.keras", "batchnorm.bfloat16.fused"}
 KEYS = {"name", "group", "figure", "unit", "median", "min", "max", "q1", "q3", "n", "samples", "vs", "ratio",
         "pair_ratios", "target", "met", "note"}
 
@@ -76,7 +78,9 @@ def test_figures_are_positive_and_summarise_their_samples(quick):
 def test_ratios_are_the_ratio_of_the_two_reported_medians(quick):
     by_name = {r["name"]: r for r in quick[0]["results"]}
     compared = {r["name"]: r["vs"] for r in by_name.values() if r["ratio"] is not None}
-    assert compared == {"overhead.mlp1.lab": "overhead.mlp1.bare", "predict.model_predict": "predict.direct"}
+    assert compared == {"overhead.mlp1.lab": "overhead.mlp1.bare", "predict.model_predict": "predict.direct",
+                        "batchnorm.float32.fused": "batchnorm.float32.keras",
+                        "batchnorm.bfloat16.fused": "batchnorm.bfloat16.keras"}
     for name, vs in compared.items():
         subject, base = by_name[name], by_name[vs]
         assert subject["ratio"] == pytest.approx(subject["median"] / base["median"], rel=1e-12)
@@ -94,6 +98,17 @@ def test_targets_are_judged_on_the_reported_figures(quick):
     assert direct["target"] == "< 20 ms" and direct["met"] == (direct["median"] < 20)
     lab = by_name["overhead.mlp1.lab"]
     assert lab["target"] == "ratio <= 1.03" and lab["met"] == (lab["ratio"] <= 1.03)
+
+
+def test_the_batchnorm_note_states_the_reported_ratios(quick):
+    rep, _ = quick
+    by_name = {r["name"]: r for r in rep["results"]}
+    note = next(n for n in rep["notes"] if n.startswith("Fused batch norm against Keras's"))
+    speedup = by_name["batchnorm.bfloat16.fused"]["median"] / by_name["batchnorm.float32.keras"]["median"]
+    assert note == ("Fused batch norm against Keras's, epoch time: "
+                    f"float32 {by_name['batchnorm.float32.fused']['ratio']:.2f}x, "
+                    f"bfloat16 {by_name['batchnorm.bfloat16.fused']['ratio']:.2f}x; "
+                    f"bfloat16 and fused together {speedup:.2f}x of float32 with Keras's.")
 
 
 def test_the_lab_run_path_trains_exactly_the_model_a_bare_fit_trains(quick):

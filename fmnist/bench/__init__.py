@@ -2,7 +2,8 @@
 
 A command, not a test: it prints figures and writes a JSON report, and never fails because the
 machine is slow. Groups: data (parsing, cache), overhead (the run path against a bare fit),
-notebook (the lab against the notebook's way, and settings that might speed it up), predict
+notebook (the lab against the notebook's way, and settings that might speed it up), batchnorm (lab_best's
+network with Keras's batch norm against the fused one, in float32 and bfloat16), predict
 (one image, the sketch pipeline), inside (the Inside page: feature maps, Grad-CAM, its figures),
 pages (cold renders, a 10,000-run results table, live-chart latency),
 scale (epoch time against data size and parameter count), slots (two runs at once against the same
@@ -11,6 +12,6 @@ protocol or in browsers, while two runs train), cluster (a run through Ray again
 executor; the store's latency on PostgreSQL against SQLite under a class), and, only when asked for
 with --only, lab (lab_best's accuracy against its time budget: about an hour)."""
 
-DEFAULT_GROUPS = ("data", "overhead", "notebook", "predict", "photos", "inside", "pages", "scale", "slots", "load",
-                  "cluster")
+DEFAULT_GROUPS = ("data", "overhead", "notebook", "batchnorm", "predict", "photos", "inside", "pages", "scale", "slots",
+                  "load", "cluster")
 GROUP_NAMES = (*DEFAULT_GROUPS, "lab")

@@ -42,14 +42,17 @@ def onehot(y: np.ndarray) -> np.ndarray:
     return keras.utils.to_categorical(y, NUM_CLASSES)
 
 
-def build(config: RunConfig, n_train: int, **compile_kw):
-    """The lab's model and compile step (fmnist.train's own), after the same seed; compile_kw overrides."""
+def build(config: RunConfig, n_train: int, rebuild=None, **compile_kw):
+    """The lab's model and compile step (fmnist.train's own), after the same seed; `rebuild(model)` may swap
+    the model for a variant of it before compiling; compile_kw overrides."""
     import keras
 
     from fmnist import nets, train
 
     keras.utils.set_random_seed(config.seed)
     model = nets.build(config)
+    if rebuild is not None:
+        model = rebuild(model)
     train._compile(model, config, math.ceil(n_train / config.batch_size))
     if compile_kw:  # nothing is trained yet, so compiling again only changes how steps run
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], **compile_kw)
@@ -67,12 +70,13 @@ def _epoch_marker(marks: list[float]):
     return Marker()
 
 
-def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays", **compile_kw) -> Fit:
+def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays", rebuild=None,
+             **compile_kw) -> Fit:
     """Plain model.fit: uint8 arrays and one-hot labels (or a tf.data pipeline), verbose=0."""
     import keras
 
     keras.backend.clear_session()
-    model = build(config, len(split.x_train), **compile_kw)
+    model = build(config, len(split.x_train), rebuild, **compile_kw)
     marks: list[float] = []
     x, y = split.x_train, onehot(split.y_train)
     val = (split.x_val, onehot(split.y_val)) if validate else None

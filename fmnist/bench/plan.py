@@ -26,6 +26,7 @@ class Plan:
     latency_epochs: int        # epochs written for the live-chart latency
     overhead_presets: tuple[str, ...] = ("mlp1", "mlp3", "lab_best")
     long_n: int = 21_000       # training images of the overhead's long epochs (lab_best: about 10 s each)
+    batchnorm_n: int = 10_500  # batchnorm: training images of each timed lab_best fit
     load_sessions: int = 40    # browser sessions of the class (issue 10: forty students)
     load_seconds: float = 300  # how long they watch and click
     slots_n: int = 3_000       # training images of each of the two runs timed at once and one after another
@@ -55,7 +56,7 @@ QUICK = Plan(quick=True, reps=2, fit_reps=1, epochs=2, train_n=300, val_n=200, t
              overhead_presets=("mlp1",), load_sessions=4, load_seconds=20, slots_n=500, slots_epochs=2, slots_reps=1,
              cluster_n=500, cluster_reps=1, cluster_readers=4, cluster_store_s=3,
              cluster_store_reps=1, cluster_store_runs=40, budget_minutes=(0.05,), budget_seeds=(20240329,),
-             budget_n=500)
+             budget_n=500, batchnorm_n=300)
 
 
 def plan_for(quick: bool) -> Plan:

@@ -49,6 +49,7 @@ class Context:
 
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
     from fmnist.bench import (
+        batchnorm,
         cluster,
         inference,
         inside,
@@ -65,6 +66,7 @@ def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
         tuning,
     )
     return {"data": (loading.run,), "overhead": (overhead.run,), "notebook": (notebook.run, tuning.run),
+            "batchnorm": (batchnorm.run,),
             "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,),
             "pages": (pages.run,), "scale": (scale.run,),
             "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run),
