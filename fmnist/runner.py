@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from fmnist import artifacts, data, system
 from fmnist.config import ConfigError
 from fmnist.data import DatasetError, load_split
-from fmnist.nets import WeightsError
+from fmnist.nets import WeightsError, resolved_precision
 from fmnist.settings import Settings
 from fmnist.store import RunGone, Store, StoreError
 from fmnist.train import Hooks, TrainingFailed, fit
@@ -76,6 +76,8 @@ def _execute(store: Store, settings: Settings, run, run_id: int) -> str:
         split = load_split(settings)
         if run.parent_id and config.initial_model:  # a continued run on a node that lacks the parent's file
             artifacts.fetch(store, store.get(run.parent_id), settings.models_dir)
+        if config.is_keras:
+            log.info("run %s computes in %s", run_id, resolved_precision(config.precision))
         result = fit(config, split, store_hooks(store, run_id, settings.run_time_limit))
         saved = _save(store, settings, run_id, config.model.kind, result.model)
         if result.stop_reason:  # kept with its model, so that a stopped run can be continued

@@ -79,3 +79,31 @@ def test_a_run_that_does_not_exist_is_refused(cached_lab):
     store, s = cached_lab
     with pytest.raises(RunGone, match="run 999 does not exist"):
         runner.execute(store, s, 999)
+
+
+def test_a_bfloat16_batch_normalised_run_saves_a_model_a_fresh_process_loads(cached_lab, caplog, tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from fmnist import artifacts
+    store, s = cached_lab
+    config = presets.config_for("lab_best", subset=300, epochs=1, minutes=None, precision="bfloat16")
+    run_id = jobs.create_foreground(store, config)
+    with caplog.at_level("INFO", logger="fmnist.runner"):
+        assert runner.execute(store, s, run_id) == "finished"
+    assert f"run {run_id} computes in bfloat16" in caplog.text
+    run = store.get(run_id)
+    x = np.random.RandomState(0).randint(0, 256, (5, 28, 28)).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    here = artifacts.load(run.model_path, run.model_sha256, "cnn", True).predict_proba(x)
+    # a page's process loads it without having built or trained anything: the layer must register itself
+    code = ("import sys, numpy as np; from fmnist import artifacts; "
+            "m = artifacts.load(sys.argv[1], sys.argv[2], 'cnn', True); "
+            "np.save(sys.argv[3], m.predict_proba(np.load(sys.argv[4])))")
+    done = subprocess.run([sys.executable, "-c", code, run.model_path, run.model_sha256, str(tmp_path / "p.npy"),
+                           str(tmp_path / "x.npy")], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), here, atol=1e-6)
