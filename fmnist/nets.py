@@ -71,7 +71,7 @@ def _bfloat16_native() -> bool:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)) >= (8, 0)
-    return "amx_bf16" in system.cpu_flags()
+    return system.cpu_computes_bfloat16()
 
 
 def _policy(precision: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fmnist import charts, labels, layer_table
+from fmnist import charts, labels, layer_table, system
 from fmnist.config import RunConfig
 from fmnist.store import Run, Store
 
@@ -20,7 +20,9 @@ HISTORY_RUNS = 200  # how many recent ended runs an estimate looks through
 MATCH_RUNS = 5      # how many matching runs it takes its epoch times from
 TRAIN_COST = 3      # a training image costs about three forward passes (forward, and backward twice as much)
 CALIBRATION_MACS = 1_000_000  # smaller models are bound by per-batch overhead, not arithmetic: no use for a rate
-DEFAULT_MACS_PER_S = 20e9  # measured: Multi CNN on a busy 2-core CPU (36e9 for lab_best on a quiet one)
+# measured: float32, Multi CNN on a busy 2-core CPU (36e9 for the old lab_best on a quiet one); bfloat16,
+# lab_best's 12.1 s epochs on a 2-core Xeon with AMX
+DEFAULT_MACS_PER_S = {"float32": 20e9, "bfloat16": 227e9}
 
 
 def _work(subset: int | None) -> float:
@@ -69,8 +71,15 @@ def rough_epoch_seconds(config: RunConfig, store: Store | None = None) -> float 
             rates.append(TRAIN_COST * macs * _work(past.subset) / per_epoch)
             if len(rates) == MATCH_RUNS:
                 break
-    rate = statistics.median(rates) if rates else DEFAULT_MACS_PER_S
+    rate = statistics.median(rates) if rates else _default_rate(config.precision)
     return TRAIN_COST * layer_table.multiply_adds(config) * _work(config.subset) / rate
+
+
+def _default_rate(precision: str) -> float:
+    """DEFAULT_MACS_PER_S for a precision; "auto" by this machine's CPU (a page never asks TensorFlow)."""
+    if precision == "auto":
+        precision = "bfloat16" if system.cpu_computes_bfloat16() else "float32"
+    return DEFAULT_MACS_PER_S[precision]
 
 
 @dataclass(frozen=True)

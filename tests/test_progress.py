@@ -112,7 +112,7 @@ def test_a_rough_guess_for_a_model_never_run_scales_with_its_arithmetic(store):
         ConvBlock(512, 3, 0), ConvBlock(512, 3, 0), ConvBlock(512, 3, 2))), subset=1000)
     assert progress.epoch_seconds_estimate(big, store) is None
     macs = layer_table.multiply_adds(big)
-    by_hand = 3 * macs * (1000 + 6000) / progress.DEFAULT_MACS_PER_S
+    by_hand = 3 * macs * (1000 + 6000) / progress.DEFAULT_MACS_PER_S["float32"]
     guess = progress.expected_epoch(big, store)
     assert guess.rough and guess.seconds == pytest.approx(by_hand)
     assert guess.text().startswith(f"Expected time per epoch: roughly {progress.duration(by_hand)}, a rough guess")
@@ -123,6 +123,19 @@ def test_a_rough_guess_for_a_model_never_run_scales_with_its_arithmetic(store):
     # a run in another precision computes at another speed: it sets nothing for float32
     ended_run(store, presets.config_for("cnn2", subset=300, precision="bfloat16"), [5.0, 0.1])
     assert progress.rough_epoch_seconds(big, store) == pytest.approx(3 * macs * 7000 / rate)
+
+
+def test_a_rough_guess_in_bfloat16_uses_its_own_default_speed_and_auto_asks_the_cpu(store, monkeypatch):
+    from fmnist import system
+    config = presets.config_for("lab_best")
+    macs = layer_table.multiply_adds(config)
+    rate = progress.DEFAULT_MACS_PER_S
+    assert progress.rough_epoch_seconds(config.with_(precision="bfloat16"), store) == pytest.approx(
+        3 * macs * 48_000 / rate["bfloat16"])
+    for amx, precision in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(system, "cpu_flags", lambda amx=amx: frozenset({"amx_bf16"} if amx else {"avx2"}))
+        assert progress.rough_epoch_seconds(config.with_(precision="auto"), store) == pytest.approx(
+            3 * macs * 48_000 / rate[precision])
 
 
 def test_progress_of_an_ended_run_uses_its_end_time(run_factory):
