@@ -166,8 +166,8 @@ def test_building_your_own_cnn_reports_a_bad_conv_row(workspace, no_workers):
     at.radio[0].set_value("cnn").run()
     field(at, "conv", "custom", "cnn").set_value("32x3, pool 2\nbanana")
     at = start(at)
-    assert texts(at.error) == [("Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, pool N][, bn]; "
-                                "e.g. 64x3, pool 2")]
+    assert texts(at.error) == [("Convolution layers: line 2 'banana' is not FILTERS x KERNEL[, same][, pool N]"
+                                "[, bn]; e.g. 64x3, pool 2")]
     assert Store(workspace.db_path).count() == 0
 
 
