@@ -86,6 +86,22 @@ def test_a_valid_run_is_queued_with_its_config_and_opened(workspace, no_workers)
     assert any(f"**#{runs[0].id} Single hidden layer** · ana · waiting, #1 in line" in m for m in texts(at.markdown))
 
 
+def test_lab_best_offers_auto_precision_and_queues_the_precision_chosen(workspace, no_workers):
+    at = page(user="ana")
+    at.selectbox(key="train_choice").set_value("lab_best").run()
+    precision = field(at, "precision", "lab_best", "mlp")
+    assert precision.value == "auto" and precision.options == ["float32", "bfloat16", "auto"]
+    assert field(at, "conv", "lab_best", "mlp").value == "32x3, same, bn\n32x3, same, pool 2, bn\n64x3, same, bn\n" \
+                                                       "64x3, same, pool 2, bn"
+    assert "**Model summary** · 872,426 parameters (the cap is 30,000,000)" in texts(at.markdown)
+    precision.set_value("float32")
+    field(at, "subset", "lab_best", "mlp").set_value("300")
+    at = start(at)
+    assert not at.exception and not at.error
+    (run,) = Store(workspace.db_path).runs()
+    assert run.run_config() == presets.config_for("lab_best", subset=300, precision="float32", user="ana")
+
+
 def test_a_failed_run_shows_its_error(workspace, no_workers):
     store = Store(workspace.db_path)
     run_id = store.create_run(presets.config_for("mlp1", user="ana"))
