@@ -78,7 +78,7 @@ def _conv_options(rest: str) -> dict | None:
     at = 0
     while at < len(rest):
         match = _CONV_OPTION.match(rest, at)
-        if not match or match.end() == at:
+        if not match:
             return None
         pool, bn, padding = match.groups()
         if pool:
