@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist import files
+from fmnist import files, pipelines
 from fmnist.data import NUM_CLASSES
 
 
@@ -55,7 +55,7 @@ class KerasModel:
     def _probabilities(self, x: np.ndarray) -> np.ndarray:
         if len(x) <= 64:  # calling the model directly skips predict()'s per-call dataset set-up
             return np.asarray(self.model(x, training=False))
-        return self.model.predict(x, batch_size=1024, verbose=0)
+        return self.model.predict(pipelines.batches(x, batch_size=1024), verbose=0)
 
 
 def suffix_for(kind: str) -> str:

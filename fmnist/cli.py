@@ -42,9 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="the performance benchmarks (a table, and a JSON report)")
     b.add_argument("--quick", action="store_true", help="tiny sizes and 1-2 repetitions: a smoke test")
     b.add_argument("--only", nargs="+", choices=GROUP_NAMES, metavar="GROUP",
-                   help=f"run only these groups: {', '.join(GROUP_NAMES)} (all but lab, which takes an hour, "
-                        "by default)")
+                   help=f"run only these groups: {', '.join(GROUP_NAMES)} (by default all but lab and "
+                        "candidates, which take hours)")
     b.add_argument("--json", metavar="FILE", help="where the report goes (default: <workspace>/bench-report.json)")
+    b.add_argument("--minutes", nargs="+", type=float, metavar="M",
+                   help="lab and candidates: the time budgets to train under (default: 5 10 13.5)")
+    b.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                   help="lab and candidates: the seeds of each budget (default: 20240329 1)")
     sub.add_parser("supervise", help="start queued runs and reap dead ones until the queue is empty "
                    "(the app does this itself; for a queue fed from the command line)")
     queue_commands.add_parsers(sub, _hyper_options)  # sweep, continue

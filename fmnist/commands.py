@@ -193,6 +193,7 @@ def setup(args) -> int:
 
 
 def bench(args) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from fmnist.bench import DEFAULT_GROUPS, plan, report, suite
@@ -200,7 +201,12 @@ def bench(args) -> int:
     quiet_tf.import_tensorflow()
     out = Path(args.json) if args.json else settings.home / "bench-report.json"
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress; the table goes to stdout
-    result = suite.run(args.only or list(DEFAULT_GROUPS), plan.plan_for(args.quick), settings, log)
+    chosen = plan.plan_for(args.quick)
+    if args.minutes:
+        chosen = replace(chosen, budget_minutes=tuple(args.minutes))
+    if args.seeds:
+        chosen = replace(chosen, budget_seeds=tuple(args.seeds))
+    result = suite.run(args.only or list(DEFAULT_GROUPS), chosen, settings, log)
     report.write_json(result, out)
     print(report.text(result))
     print(f"\nreport written to {out}")

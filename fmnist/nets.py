@@ -27,8 +27,12 @@ def check_size(config: RunConfig, max_params: int) -> None:
                                     "use fewer or narrower layers"})
 
 
-def build(config: RunConfig):
-    """A compiled-ready (not compiled) Keras model: uint8 28x28 in, one softmax probability a class out."""
+def build(config: RunConfig, trunk=None):
+    """A compiled-ready (not compiled) Keras model: uint8 28x28 in, one softmax probability a class out.
+
+    `trunk(x) -> x`, when given, replaces the spec's layers between the prepared input (a CNN's augmented
+    28x28x1 image) and the output layer, in the config's precision: fmnist/bench/candidates.py tries networks
+    a ModelSpec cannot express."""
     import keras
     from keras import layers
 
@@ -40,15 +44,7 @@ def build(config: RunConfig):
         if config.augment:  # in float32: the image transforms have no bfloat16 kernels
             x = _augmentation(x, config.seed)
     with _dtype_policy(_policy(config.precision)):
-        if m.kind == "resnet":
-            x = _resnet_trunk(x, m)
-        else:
-            if m.kind == "cnn":
-                x = _conv_stack(x, m)
-            x = layers.Flatten()(x)
-            if m.flatten_dropout:
-                x = layers.Dropout(m.flatten_dropout)(x)
-        x = _dense_stack(x, m)
+        x = trunk(x) if trunk is not None else _dense_stack(_features(x, m), m)
     # float32 probabilities whatever the precision: a softmax in bfloat16 rounds small ones to 0
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="classes", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=config.preset or "custom")
@@ -89,6 +85,17 @@ def _dtype_policy(name: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def _features(x, m: ModelSpec):
+    """What the dense layers see: the ResNet50 base's pooled features, or the (convolved) image flattened."""
+    from keras import layers
+    if m.kind == "resnet":
+        return _resnet_trunk(x, m)
+    if m.kind == "cnn":
+        x = _conv_stack(x, m)
+    x = layers.Flatten()(x)
+    return layers.Dropout(m.flatten_dropout)(x) if m.flatten_dropout else x
 
 
 def _augmentation(x, seed: int):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fmnist import pipelines
 from fmnist.artifacts import ForestModel, KerasModel, MajorityModel
 from fmnist.config import RunConfig
 from fmnist.data import NUM_CLASSES, Split, stratified_subset
@@ -45,7 +46,8 @@ class Result:
                                               "seconds", "best_epoch", "stopped_early")}
 
 
-def fit(config: RunConfig, split: Split, hooks: Hooks | None = None) -> Result:
+def fit(config: RunConfig, split: Split, hooks: Hooks | None = None, trunk=None) -> Result:
+    """`trunk` replaces the network's body (see nets.build): the bench tries networks a ModelSpec cannot express."""
     config.validate()
     hooks = hooks or Hooks()
     x_train, y_train = split.x_train, split.y_train
@@ -58,7 +60,7 @@ def fit(config: RunConfig, split: Split, hooks: Hooks | None = None) -> Result:
     elif config.model.kind == "forest":
         result = _fit_forest(config, split, x_train, y_train, hooks)
     else:
-        result = _fit_keras(config, split, x_train, y_train, hooks)
+        result = _fit_keras(config, split, x_train, y_train, hooks, trunk)
     result.seconds = round(time.perf_counter() - start, 2)
     return result
 
@@ -116,14 +118,14 @@ def _compile(model, config: RunConfig, steps_per_epoch: int):
     return budget
 
 
-def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) -> Result:
+def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks, trunk=None) -> Result:
     import keras
 
     from fmnist import nets
 
     keras.utils.set_random_seed(config.seed)
     offset = config.initial_epoch  # a continued run numbers its epochs after its parent's
-    model = _initial_model(config) if config.initial_model else nets.build(config)
+    model = _initial_model(config) if config.initial_model else nets.build(config, trunk)
     budget = _compile(model, config, math.ceil(len(x_train) / config.batch_size))
     reporter = make_reporter(hooks, config.pace_s)
     callbacks = [reporter] if budget is None else [budget, reporter]  # the budget's stop is seen by the reporter
@@ -132,9 +134,12 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
             monitor="val_accuracy", patience=config.patience, min_delta=config.min_delta,
             restore_best_weights=config.restore_best))
     onehot = lambda y: keras.utils.to_categorical(y, NUM_CLASSES)  # noqa: E731
-    history = model.fit(x_train, onehot(y_train), validation_data=(split.x_val, onehot(split.y_val)),
-                        epochs=offset + config.epochs, initial_epoch=offset, batch_size=config.batch_size,
-                        verbose=0, callbacks=callbacks)
+    history = model.fit(pipelines.batches(x_train, onehot(y_train), batch_size=config.batch_size,
+                                          shuffle_seed=config.seed),
+                        validation_data=pipelines.batches(split.x_val, onehot(split.y_val),
+                                                          batch_size=config.batch_size),
+                        epochs=offset + config.epochs, initial_epoch=offset, verbose=0, callbacks=callbacks,
+                        shuffle=False)  # the pipeline shuffles
     if reporter.nan_epoch:
         raise TrainingFailed(f"loss became NaN at epoch {reporter.nan_epoch}; lower the learning rate")
     val_hist = history.history.get("val_accuracy", [])
@@ -150,7 +155,7 @@ def _fit_keras(config: RunConfig, split: Split, x_train, y_train, hooks: Hooks) 
     wrapped = KerasModel(model, config.flip_average)
     train, val = accuracy(wrapped, x_train, y_train), accuracy(wrapped, split.x_val, split.y_val)
     if config.full_train:
-        wrapped, reason = _refit_full(config, split, best or epochs_run, hooks)
+        wrapped, reason = _refit_full(config, split, best or epochs_run, hooks, trunk)
         if reason:  # the epochs and their figures stand; the refit and the test do not happen
             return Result(train, val, None, model.count_params(), epochs_run, 0.0, best, stopped_early,
                           f"{reason} (during the refit on all 60,000 images)")
@@ -170,7 +175,8 @@ def _last(history: dict, key: str, n: int) -> float | None:
     return float(values[-1]) if values else None
 
 
-def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> tuple[KerasModel | None, str | None]:
+def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks,
+                trunk=None) -> tuple[KerasModel | None, str | None]:
     """Refit the chosen configuration on all 60,000 training images for the selected number of epochs.
 
     Returns (model, None), or (None, reason) when a stop request or the time limit ended it."""
@@ -180,12 +186,13 @@ def _refit_full(config: RunConfig, split: Split, epochs: int, hooks: Hooks) -> t
 
     x = np.concatenate([split.x_train, split.x_val])
     y = keras.utils.to_categorical(np.concatenate([split.y_train, split.y_val]), NUM_CLASSES)
+    data = pipelines.batches(x, y, batch_size=config.batch_size, shuffle_seed=config.seed)
     keras.utils.set_random_seed(config.seed)
-    model = nets.build(config)
+    model = nets.build(config, trunk)
     # the refit's length is the chosen epochs, not a time budget
     _compile(model, config.with_(epochs=epochs, minutes=None), math.ceil(len(x) / config.batch_size))
     watch = make_stop_watch(hooks)
-    model.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=[watch])
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[watch], shuffle=False)  # the pipeline shuffles
     return (None, watch.reason) if watch.reason else (KerasModel(model, config.flip_average), None)
 
 

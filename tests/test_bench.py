@@ -15,10 +15,12 @@ from fmnist.bench import measure, report
 from fmnist.bench.pages import fragment_period
 
 REPO = Path(__file__).resolve().parent.parent
-GROUPS = ["data", "overhead", "batchnorm", "predict", "lab"]
+GROUPS = ["data", "overhead", "batchnorm", "predict", "lab", "candidates"]
 EXPECTED = {"data.parse_idx", "data.load_cache", "overhead.mlp1.bare", "overhead.mlp1.lab",  # quick: mlp1 only
             "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model",
             "lab.0.05min.test", "lab.0.05min.wall",  # quick: one 3-second budget on 500 images
+            *(f"candidates.{key}.0.05min.{what}" for key in ("unpadded", "vgg128", "resnet9")
+              for what in ("test", "wall")),
             "batchnorm.float32.keras", "batchnorm.float32.fused",
             "batchnorm.bfloat16.keras", "batchnorm.bfloat16.fused"}
 KEYS = {"name", "group", "figure", "unit", "median", "min", "max", "q1", "q3", "n", "samples", "vs", "ratio",
@@ -63,6 +65,38 @@ def test_the_lab_group_reports_each_budgeted_run_it_trained(quick):
     assert figures["lab.0.05min.test"]["samples"] == [row["test"]]
     assert figures["lab.0.05min.wall"]["samples"] == [row["wall_s"]]
     assert any(n.startswith("lab: the best on validation was the 0.05-minute budget") for n in rep["notes"])
+
+
+def test_the_candidates_group_trains_each_other_network_with_lab_bests_recipe(quick):
+    from fmnist import nets, presets
+    from fmnist.bench.candidates import LABELS, _network
+    rep, _ = quick
+    rows = rep["tables"]["candidates"]
+    assert [r["network"] for r in rows] == list(LABELS.values())
+    assert all((r["minutes"], r["seed"]) == (0.05, 20240329) and r["epochs"] >= 1 for r in rows)
+    assert all(0.0 < r[k] <= 1.0 for r in rows for k in ("train", "val", "test"))
+    unpadded, vgg128, resnet9 = rows
+    assert unpadded["params"] == nets.count_params(_network("unpadded")[0]) < vgg128["params"]
+    assert vgg128["params"] == nets.count_params(_network("vgg128")[0])
+    assert resnet9["params"] not in (unpadded["params"], vgg128["params"],
+                                     nets.count_params(presets.config_for("lab_best").model))
+    figures = {r["name"]: r for r in rep["results"]}
+    assert figures["candidates.resnet9.0.05min.test"]["samples"] == [resnet9["test"]]
+    note = (f"candidates: {LABELS['resnet9']} ({resnet9['params']:,} parameters): the best on validation was "
+            f"the 0.05-minute budget, seed 20240329: val {resnet9['val']:.4f}, test {resnet9['test']:.4f}")
+    assert any(n.startswith(note) for n in rep["notes"])
+
+
+def test_budgets_and_seeds_can_be_chosen_on_the_command_line(tmp_path):
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir() and not os.environ.get("FMNIST_DATA_DIR"):
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    out = tmp_path / "report.json"
+    done = _run(tmp_path / "home", "--quick", "--only", "lab", "--minutes", "0.02", "--seeds", "7", "8",
+                "--json", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["tables"]["lab"]
+    assert [(r["minutes"], r["seed"]) for r in rows] == [(0.02, 7), (0.02, 8)]
+    assert "lab_best, 0.02-minute budget, seeds 7, 8: test accuracy" in done.stdout
 
 
 def test_figures_are_positive_and_summarise_their_samples(quick):

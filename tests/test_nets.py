@@ -224,3 +224,24 @@ def test_building_in_bfloat16_leaves_the_threads_default_policy_alone():
     nets.build(presets.config_for("cnn1", precision="bfloat16"))
     assert keras.config.dtype_policy().name == "float32"
     assert nets.build(presets.config_for("mlp1")).layers[-1].compute_dtype == "float32"
+
+
+def test_a_trunk_replaces_the_specs_layers_between_the_augmented_image_and_the_output():
+    from fmnist.bench.candidates import resnet9
+    seen = []
+
+    def trunk(x):
+        seen.append((tuple(x.shape), x.dtype))
+        return resnet9(x)
+
+    config = presets.config_for("lab_best", precision="bfloat16")
+    model = nets.build(config, trunk)
+    assert seen == [((None, 28, 28, 1), "float32")]  # the augmented image, as the spec's convolutions get it
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert {"RandomFlip", "RandomTranslation", "RandomErasing"} <= set(kinds)
+    assert kinds.count("Add") == 2 and "Dense" in kinds and "Flatten" not in kinds  # none of lab_best's own
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 8 and {layer.compute_dtype for layer in convs} == {"bfloat16"}
+    assert model.get_layer("classes").compute_dtype == "float32" and model.output_shape == (None, 10)
+    # the built network is the trunk's, not the spec's: counted from the layers, not from lab_best's spec
+    assert model.count_params() == sum(int(np.prod(w.shape)) for w in model.weights) != nets.count_params(config.model)

@@ -10,8 +10,9 @@ scale (epoch time against data size and parameter count), slots (two runs at onc
 two one after another), load (a class of sessions on one server, driven over Streamlit's websocket
 protocol or in browsers, while two runs train), cluster (a run through Ray against the local
 executor; the store's latency on PostgreSQL against SQLite under a class), and, only when asked for
-with --only, lab (lab_best's accuracy against its time budget: about an hour)."""
+with --only, lab (lab_best's accuracy against its time budget: about an hour) and candidates (the other
+networks tried for lab_best, with its recipe: about three hours)."""
 
 DEFAULT_GROUPS = ("data", "overhead", "notebook", "batchnorm", "predict", "photos", "inside", "pages", "scale", "slots",
                   "load", "cluster")
-GROUP_NAMES = (*DEFAULT_GROUPS, "lab")
+GROUP_NAMES = (*DEFAULT_GROUPS, "lab", "candidates")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fmnist import pipelines
 from fmnist.bench.measure import marks_to_epochs
 from fmnist.config import RunConfig
 from fmnist.data import NUM_CLASSES, Split, stratified_subset
@@ -70,9 +71,10 @@ def _epoch_marker(marks: list[float]):
     return Marker()
 
 
-def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "arrays", rebuild=None,
+def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: str = "lab", rebuild=None,
              **compile_kw) -> Fit:
-    """Plain model.fit: uint8 arrays and one-hot labels (or a tf.data pipeline), verbose=0."""
+    """Plain model.fit, verbose=0, on uint8 images and one-hot labels fed as the lab feeds them (fmnist.pipelines),
+    or as numpy arrays into Keras's own (autotuned) pipeline ("arrays")."""
     import keras
 
     keras.backend.clear_session()
@@ -81,25 +83,17 @@ def bare_fit(config: RunConfig, split: Split, validate: bool = True, pipeline: s
     x, y = split.x_train, onehot(split.y_train)
     val = (split.x_val, onehot(split.y_val)) if validate else None
     kw = dict(batch_size=config.batch_size)
-    if pipeline == "tf.data":
-        x = _dataset(x, y, config.batch_size, shuffle_seed=config.seed)
-        val = None if val is None else _dataset(*val, config.batch_size)
-        y, kw = None, {"shuffle": False}  # the pipeline shuffles itself
+    if pipeline == "lab":
+        x = pipelines.batches(x, y, batch_size=config.batch_size, shuffle_seed=config.seed)
+        val = None if val is None else pipelines.batches(*val, batch_size=config.batch_size)
+        y, kw = None, {"shuffle": False}  # the pipeline shuffles
+    elif pipeline != "arrays":
+        raise ValueError(f"pipeline: 'lab' or 'arrays', not {pipeline!r}")
     start = time.perf_counter()
     history = model.fit(x, y, validation_data=val, epochs=config.epochs, verbose=0,
                         callbacks=[_epoch_marker(marks)], **kw)
     total = time.perf_counter() - start
     return Fit(marks_to_epochs(start, marks), history.history.get("val_accuracy", []), model, total)
-
-
-def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
-    """A tf.data pipeline: reshuffled each epoch (when a seed is given), batched, prefetched."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def lab_fit(config: RunConfig, split: Split, store: Store) -> Fit:

@@ -4,7 +4,8 @@ The notebook's way: plain Keras on uint8 arrays with one-hot labels, default thr
 batch size, then model.evaluate (batch 32) on train, validation and test; scikit-learn's
 RandomForestClassifier() on one core. The lab's way: fmnist.train.fit with the store hooks (final
 accuracies through predict at batch 1024; the forest on every core, grown in chunks of trees).
-Both sides build the same architecture from fmnist.nets with the same seed, so they train the same model."""
+Both sides build the same architecture from fmnist.nets with the same seed; the lab feeds its own input pipeline
+(fmnist.pipelines), whose shuffle order differs from Keras's, so their weights differ by that."""
 from __future__ import annotations
 
 import os

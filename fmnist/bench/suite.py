@@ -50,6 +50,7 @@ class Context:
 def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
     from fmnist.bench import (
         batchnorm,
+        candidates,
         cluster,
         inference,
         inside,
@@ -70,7 +71,7 @@ def _groups() -> dict[str, tuple[Callable[[Context], list[Figure]], ...]]:
             "predict": (inference.run,), "photos": (bench_photos.run,), "inside": (inside.run,),
             "pages": (pages.run,), "scale": (scale.run,),
             "slots": (slots.run,), "load": (load.run,), "cluster": (cluster.run, store_latency.run),
-            "lab": (lab_budget.run,)}
+            "lab": (lab_budget.run,), "candidates": (candidates.run,)}
 
 
 def run(groups: list[str], plan: Plan, settings: Settings, log: Callable[[str], None]) -> dict:
