@@ -17,6 +17,7 @@ from fmnist.bench.pages import fragment_period
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = ["data", "overhead", "batchnorm", "predict", "lab", "candidates"]
 EXPECTED = {"data.parse_idx", "data.load_cache", "overhead.mlp1.bare", "overhead.mlp1.lab",  # quick: mlp1 only
+            "overhead.mlp1.arrays",
             "predict.direct", "predict.model_predict", "predict.sketch", "predict.load_model",
             "lab.0.05min.test", "lab.0.05min.wall",  # quick: one 3-second budget on 500 images
             *(f"candidates.{key}.0.05min.{what}" for key in ("unpadded", "vgg128", "resnet9")
@@ -112,7 +113,8 @@ def test_figures_are_positive_and_summarise_their_samples(quick):
 def test_ratios_are_the_ratio_of_the_two_reported_medians(quick):
     by_name = {r["name"]: r for r in quick[0]["results"]}
     compared = {r["name"]: r["vs"] for r in by_name.values() if r["ratio"] is not None}
-    assert compared == {"overhead.mlp1.lab": "overhead.mlp1.bare", "predict.model_predict": "predict.direct",
+    assert compared == {"overhead.mlp1.lab": "overhead.mlp1.bare", "overhead.mlp1.arrays": "overhead.mlp1.bare",
+                        "predict.model_predict": "predict.direct",
                         "batchnorm.float32.fused": "batchnorm.float32.keras",
                         "batchnorm.bfloat16.fused": "batchnorm.bfloat16.keras"}
     for name, vs in compared.items():
@@ -123,6 +125,9 @@ def test_ratios_are_the_ratio_of_the_two_reported_medians(quick):
         assert subject["pair_ratios"] == pytest.approx(expected)
     lab = by_name["overhead.mlp1.lab"]
     assert f"Lab run path vs bare model.fit, epoch time: mlp1 {lab['ratio']:.2f}x" in quick[0]["notes"][0]
+    arrays = by_name["overhead.mlp1.arrays"]
+    assert quick[0]["notes"][0].endswith(f"Bare model.fit on numpy arrays vs the lab's pipeline: mlp1 "
+                                         f"{arrays['ratio']:.2f}x.")
 
 
 def test_targets_are_judged_on_the_reported_figures(quick):
